@@ -11,9 +11,7 @@ from pycocotools import mask as coco_mask
 from seglab.core import Box, Mask, Polygon
 from seglab.core.raster import mask_to_polygon, polygon_to_mask, simplify
 
-masks = st.integers(1, 24).flatmap(
-    lambda h: st.integers(1, 24).flatmap(lambda w: arrays(np.bool_, (h, w)))
-)
+masks = st.integers(1, 24).flatmap(lambda h: st.integers(1, 24).flatmap(lambda w: arrays(np.bool_, (h, w))))
 
 
 @given(masks)
@@ -53,7 +51,9 @@ def test_pixel_edge_coordinates_follow_the_convention() -> None:
 
 @given(
     st.lists(
-        st.tuples(st.floats(0, 40, allow_nan=False), st.floats(0, 30, allow_nan=False)), min_size=3, max_size=12
+        st.tuples(st.floats(0, 40, allow_nan=False), st.floats(0, 30, allow_nan=False)),
+        min_size=3,
+        max_size=12,
     )
 )
 def test_polygon_raster_equals_pycocotools(points: list[tuple[float, float]]) -> None:

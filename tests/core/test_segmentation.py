@@ -7,7 +7,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from seglab.core import Annotation, Dataset, ImageRecord, ImageSize, LabelClass, LabelKind, Mask, Ontology, Polygon
+from seglab.core import (
+    Annotation,
+    Dataset,
+    ImageRecord,
+    ImageSize,
+    LabelClass,
+    LabelKind,
+    Mask,
+    Ontology,
+    Polygon,
+)
 from seglab.core.segmentation import (
     IGNORE,
     annotations_from_panoptic,

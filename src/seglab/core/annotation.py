@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from seglab.core.conventions import ImageSize
@@ -16,7 +16,7 @@ AttributeValue = bool | int | float | str
 ShapeValue = Box | Polygon | Polyline | Keypoints | Mask
 
 
-class Source(str, Enum):
+class Source(StrEnum):
     """Who made a label: a person, or a model (auto-labeling, imported predictions)."""
 
     HUMAN = "human"

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class ShapeType(str, Enum):
+class ShapeType(StrEnum):
     """The kinds of annotation geometry seglab knows."""
 
     BOX = "box"
@@ -23,14 +23,14 @@ class ShapeType(str, Enum):
     MASK = "mask"
 
 
-class LabelKind(str, Enum):
+class LabelKind(StrEnum):
     """Panoptic role of a class: countable ``thing`` (one segment per instance) or amorphous ``stuff``."""
 
     THING = "thing"
     STUFF = "stuff"
 
 
-class AttributeType(str, Enum):
+class AttributeType(StrEnum):
     BOOL = "bool"
     NUMBER = "number"
     TEXT = "text"
@@ -96,6 +96,23 @@ COCO_PERSON_SIGMAS: tuple[float, ...] = (
     0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062,
     0.107, 0.107, 0.087, 0.087, 0.089, 0.089,
 )  # fmt: skip
+
+# The 17 points of COCO's person, in COCO's order, and its 19 skeleton edges (0-based; COCO files write them
+# 1-based). Ultralytics' pose models and most keypoint tools use this same layout.
+COCO_PERSON_KEYPOINTS: tuple[str, ...] = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
+    "right_knee", "left_ankle", "right_ankle",
+)  # fmt: skip
+COCO_PERSON_EDGES: tuple[tuple[int, int], ...] = (
+    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8), (7, 9),
+    (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
+)  # fmt: skip
+
+
+def coco_person_skeleton(flip_index: tuple[int, ...] | None = None) -> Skeleton:
+    """COCO's 17-point person skeleton with its OKS sigmas (``flip_index`` as the source gives it)."""
+    return Skeleton(COCO_PERSON_KEYPOINTS, COCO_PERSON_EDGES, COCO_PERSON_SIGMAS, flip_index)
 
 
 def default_color(index: int) -> tuple[int, int, int]:

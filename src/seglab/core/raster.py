@@ -70,7 +70,9 @@ def mask_to_polygon(mask: Mask | np.ndarray, tolerance: float = 0.0) -> Polygon:
     if not arr.any():
         return Polygon(())
     parts: list[PolygonPart] = []
-    for geom, _value in polygonize(arr.astype(np.uint8), mask=arr, connectivity=4, transform=Affine.identity()):
+    for geom, _value in polygonize(
+        arr.astype(np.uint8), mask=arr, connectivity=4, transform=Affine.identity()
+    ):
         rings = [np.asarray(r, dtype=np.float64) for r in geom["coordinates"]]
         parts.append(PolygonPart(rings[0], tuple(rings[1:])))
     # polygonize's order follows its scan; sort parts top-to-bottom, left-to-right so output is stable.

@@ -154,7 +154,9 @@ def annotations_from_semantic(
             pieces = [region]
         for piece in pieces:
             anns.append(
-                Annotation(id=first_id + len(anns), label=cls.name, shape=Mask.from_array(piece), source=source)
+                Annotation(
+                    id=first_id + len(anns), label=cls.name, shape=Mask.from_array(piece), source=source
+                )
             )
     return anns
 

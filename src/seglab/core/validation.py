@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from seglab.core.ontology import LabelKind, Ontology
 from seglab.core.raster import shape_to_mask
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
 
@@ -36,7 +36,9 @@ class Issue:
     severity: Severity = Severity.ERROR
 
     def __str__(self) -> str:
-        where = [p for p in (self.image, f"annotation {self.annotation_id}" if self.annotation_id else None) if p]
+        where = [
+            p for p in (self.image, f"annotation {self.annotation_id}" if self.annotation_id else None) if p
+        ]
         return ": ".join([*where, f"{self.code}: {self.message}"])
 
 
@@ -59,7 +61,9 @@ def _geometry_issues(ann: Annotation, size: ImageSize | None) -> Iterator[tuple[
         if not shape.parts:
             yield "degenerate-polygon", "polygon has no parts"
         for reason in shape.explain_invalid():
-            code = "degenerate-polygon" if ("points" in reason or "zero area" in reason) else "invalid-polygon"
+            code = (
+                "degenerate-polygon" if ("points" in reason or "zero area" in reason) else "invalid-polygon"
+            )
             yield code, reason
     elif isinstance(shape, Polyline) and len(shape.points) < 2:
         yield "degenerate-polyline", f"polyline has {len(shape.points)} points, needs at least 2"
@@ -70,9 +74,13 @@ def _geometry_issues(ann: Annotation, size: ImageSize | None) -> Iterator[tuple[
         outside = (pts[:, 0] < 0) | (pts[:, 1] < 0) | (pts[:, 0] > size.width) | (pts[:, 1] > size.height)
         if outside.any():
             idx = np.flatnonzero(shape.labeled)[outside].tolist()
-            yield "keypoint-outside", f"labeled keypoints {idx} lie outside the {size.width}x{size.height} image"
+            yield (
+                "keypoint-outside",
+                f"labeled keypoints {idx} lie outside the {size.width}x{size.height} image",
+            )
         return
-    b = shape.bounds() if not isinstance(shape, Box) else shape.bounds()
+    b = shape.bounds()
+    b = b.bounds() if isinstance(b, Box) else b
     if b.x_min < 0 or b.y_min < 0 or b.x_max > size.width or b.y_max > size.height:
         yield (
             "outside-image",
@@ -81,7 +89,9 @@ def _geometry_issues(ann: Annotation, size: ImageSize | None) -> Iterator[tuple[
         )
 
 
-def _annotation_issues(ann: Annotation, ontology: Ontology, size: ImageSize | None) -> Iterator[tuple[str, str]]:
+def _annotation_issues(
+    ann: Annotation, ontology: Ontology, size: ImageSize | None
+) -> Iterator[tuple[str, str]]:
     cls = ontology.get(ann.label)
     if cls is None:
         yield "unknown-class", f"class {ann.label!r} is not in the ontology"
@@ -93,7 +103,11 @@ def _annotation_issues(ann: Annotation, ontology: Ontology, size: ImageSize | No
             spec = cls.attribute(name)
             if spec is not None and (why := spec.explain_invalid(value)):
                 yield "bad-attribute", f"attribute {name!r}: {why}"
-        if isinstance(ann.shape, Keypoints) and cls.skeleton is not None and len(ann.shape.points) != len(cls.skeleton):
+        if (
+            isinstance(ann.shape, Keypoints)
+            and cls.skeleton is not None
+            and len(ann.shape.points) != len(cls.skeleton)
+        ):
             yield (
                 "keypoint-count",
                 f"{len(ann.shape.points)} keypoints but the skeleton of {cls.name!r} has {len(cls.skeleton)}",
@@ -121,7 +135,10 @@ def _panoptic_issues(image: ImageRecord, ontology: Ontology, size: ImageSize) ->
             stuff_count.setdefault(ann.label, []).append(ann.id)
             if ann.group_id is not None or ann.track_id is not None:
                 yield Issue(
-                    "stuff-instance", f"stuff class {ann.label!r} carries an instance id", image.file_name, ann.id
+                    "stuff-instance",
+                    f"stuff class {ann.label!r} carries an instance id",
+                    image.file_name,
+                    ann.id,
                 )
     overlap = int((coverage > 1).sum())
     if overlap:
@@ -130,7 +147,8 @@ def _panoptic_issues(image: ImageRecord, ontology: Ontology, size: ImageSize) ->
         if len(ids) > 1:
             yield Issue(
                 "stuff-split",
-                f"stuff class {label!r} is split into {len(ids)} segments {ids}; stuff is one segment per class",
+                f"stuff class {label!r} is split into {len(ids)} segments {ids}; "
+                "stuff is one segment per class",
                 image.file_name,
                 severity=Severity.WARNING,
             )
@@ -154,7 +172,12 @@ def validate(dataset: Dataset, *, panoptic: bool | None = None) -> list[Issue]:
         for ann in image.annotations:
             if ann.id in seen_ids:
                 issues.append(
-                    Issue("duplicate-id", f"annotation id also used in {seen_ids[ann.id]}", image.file_name, ann.id)
+                    Issue(
+                        "duplicate-id",
+                        f"annotation id also used in {seen_ids[ann.id]}",
+                        image.file_name,
+                        ann.id,
+                    )
                 )
             seen_ids[ann.id] = image.file_name
             for code, message in _annotation_issues(ann, ontology, size):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from seglab.core.dataset import Dataset
@@ -18,7 +18,7 @@ from seglab.core.errors import FormatError
 from seglab.core.ontology import ShapeType
 
 
-class ErrorPolicy(str, Enum):
+class ErrorPolicy(StrEnum):
     FAIL = "fail"
     SKIP = "skip"
 
@@ -63,7 +63,7 @@ class ReadOptions:
         self.problems.append(Problem(str(file), where, reason))
 
     def finish(self) -> list[Problem]:
-        """Raise :class:`InvalidDataError` under FAIL when anything was rejected; else return what was skipped."""
+        """Raise :class:`InvalidDataError` under FAIL if anything was rejected; else return the skipped."""
         if self.problems and self.policy is ErrorPolicy.FAIL:
             raise InvalidDataError(self.problems)
         return list(self.problems)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import tempfile
 import zipfile
@@ -99,6 +100,15 @@ def _unpacked(path: Path) -> Path:
     return path
 
 
+def open_source(path: Path | str) -> Path:
+    """The path a reader takes for ``path``: a zip archive is checked and extracted, anything else is kept.
+
+    Lets a caller detect the format of an archive (and show the confidence) before reading it; passing the
+    result to :func:`read_dataset` does not extract it again.
+    """
+    return _unpacked(Path(path))
+
+
 def read_dataset(
     path: Path | str, format: str | None = None, *, policy: ErrorPolicy = ErrorPolicy.FAIL
 ) -> tuple[Dataset, list[Problem]]:
@@ -139,7 +149,9 @@ def write_dataset(
     spec = get_format(format)
     target = Path(dst)
     if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
-        raise FormatError("output exists and is not empty; choose another folder or pass --overwrite", file=str(target))
+        raise FormatError(
+            "output exists and is not empty; choose another folder or pass --overwrite", file=str(target)
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
@@ -152,7 +164,21 @@ def write_dataset(
             shutil.rmtree(backup, ignore_errors=True)
         else:
             staging.rename(target)
+        _fsync_dir(target.parent)  # the rename itself, durable
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return report
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # Windows cannot open a folder; its renames are journaled by NTFS
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
