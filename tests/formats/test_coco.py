@@ -920,3 +920,21 @@ def test_streamed_json_parses_exactly_like_json_loads(
     with pytest.raises(FormatError, match="malformed JSON") as failed:
         jsonio.load_streaming(path, {"annotations": seen.append})
     assert failed.value.where is not None and failed.value.where.startswith("line 1 column")
+
+
+def test_without_orjson_the_standard_library_gives_the_same_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = shared_data("coco_keypoints", "ochuman", "test_ochuman.json")
+    ds, _ = _read(path)
+    fast = tmp_path / "fast"
+    fast.mkdir()
+    SPEC.write(ds, fast, WriteOptions(copy_images=False))
+    monkeypatch.setattr(jsonio, "orjson", None)  # orjson is optional: json does the same, slower
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    SPEC.write(ds, slow, WriteOptions(copy_images=False))
+    name = "annotations/instances_default.json"
+    assert json.loads((fast / name).read_text()) == json.loads((slow / name).read_text())
+    back, _ = _read(slow)
+    _assert_same(ds, back)

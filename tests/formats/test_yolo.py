@@ -693,3 +693,27 @@ def test_written_output_validates(tmp_path: Path) -> None:
     )  # YOLO keeps no shape rules: nothing to break
     assert [type(a.shape) for a in back.images[0].annotations] == [Polygon] * 4
     assert validate(back) == []
+
+
+def test_ochuman_persons_with_outline_box_and_keypoints_give_one_line_each(tmp_path: Path) -> None:
+    from seglab.formats import coco
+    from seglab.formats.base import ReadOptions
+
+    src = coco.read(shared_data("coco_keypoints", "ochuman", "test_ochuman.json"), ReadOptions())
+    assert src.count_by_type() == {"box": 5, "polygon": 0, "polyline": 0, "keypoints": 5, "mask": 5}
+    back, losses = write_read(src, tmp_path)
+    assert any("outlines of pose objects left out" in line for line in losses)
+    assert back.count_by_type() == {"box": 5, "polygon": 0, "polyline": 0, "keypoints": 5, "mask": 0}
+
+    def boxes(ds: Dataset) -> list[np.ndarray]:  # the persons' boxes, image by image (read back sorted)
+        return [a.shape.coordinates() for i in sorted(ds, key=lambda i: i.file_name) for a in i.annotations
+                if isinstance(a.shape, Box)]  # fmt: skip
+
+    assert np.allclose(boxes(src), boxes(back), rtol=0, atol=1e-9)
+
+
+def test_tokens_without_orjson_are_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = np.array([1e-7, 0.1, 1 / 3, 0.479492, 2.0])
+    fast = numbers.tokens(values)
+    monkeypatch.setattr(numbers, "orjson", None)
+    assert [float(t) for t in numbers.tokens(values)] == [float(t) for t in fast] == values.tolist()

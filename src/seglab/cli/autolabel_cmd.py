@@ -70,6 +70,9 @@ FromOption = Annotated[
     str | None, typer.Option("--from", help="Dataset format (detected when left out; see `seglab formats`).")
 ]
 DatasetArgument = Annotated[Path, typer.Argument(help="Dataset folder, annotation file or zip archive.")]
+ThreadsOption = Annotated[
+    int, typer.Option("--threads", min=0, help="CPU threads for training and prediction (0: all cores).")
+]
 BackgroundOption = Annotated[
     str | None,
     typer.Option(
@@ -87,6 +90,13 @@ def _split_names(text: str | None) -> list[str] | None:
     if not names:
         raise usage_error("give at least one class name", "--classes")
     return names
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise usage_error(f"expected comma-separated numbers, got {text!r}", "--sigmas") from None
 
 
 def _trainable(image: ImageRecord, names: set[str]) -> bool:
@@ -156,10 +166,15 @@ def train(
         str, typer.Option("--calibration", help="temperature, isotonic or none (fitted on held-out pixels).")
     ] = "temperature",
     color: Annotated[str, typer.Option("--color", help="auto, rgb or gray features.")] = "auto",
+    sigmas: Annotated[
+        str | None,
+        typer.Option("--sigmas", help="Comma-separated feature scales in pixels (default 0.7 ... 10)."),
+    ] = None,
     stroke_width: Annotated[
         float, typer.Option("--stroke-width", min=1.0, help="Width in pixels of polyline scribbles.")
     ] = 3.0,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same data + seed = same model).")] = 0,
+    threads: ThreadsOption = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing model file.")] = False,
 ) -> None:
     """Train an auto-label model from the labeled images of a dataset (masks, polygons or scribbles)."""
@@ -176,8 +191,12 @@ def train(
     images, labels = _training_data(ds, model_classes, background, max_images, stroke_width)
     if color == "auto":
         color = "gray" if all(_is_gray(np.asarray(px)) for px in images) else "rgb"
+    try:
+        features = FeatureConfig(color=color, **({"sigmas": _floats(sigmas)} if sigmas else {}))
+    except ValueError as exc:
+        raise usage_error(str(exc), "--sigmas") from None
     config = TrainConfig(
-        features=FeatureConfig(color=color),
+        features=features,
         members=members,
         rounds=rounds,
         calibration=calibration,
@@ -195,7 +214,7 @@ def train(
     say(f"wrote {out}", style="green")
 
 
-def _backend(model: Path, classes: str | None) -> SegmentationBackend:
+def _backend(model: Path, classes: str | None, threads: int = 0) -> SegmentationBackend:
     if model.suffix.lower() == ".onnx":
         names = _split_names(classes)
         if not names:
@@ -203,7 +222,9 @@ def _backend(model: Path, classes: str | None) -> SegmentationBackend:
         return OnnxBackend(model, names)
     if classes is not None:
         raise usage_error("--classes is only for ONNX models; seglab models carry their classes", "--classes")
-    return load_model(model)
+    loaded = load_model(model)
+    loaded.threads = threads
+    return loaded
 
 
 def _ontology(classes: tuple[ClassInfo, ...]) -> Ontology:
@@ -242,13 +263,14 @@ def predict(
     classes: Annotated[
         str | None, typer.Option("--classes", help="ONNX models only: comma-separated output classes.")
     ] = None,
+    threads: ThreadsOption = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace DST once complete.")] = False,
 ) -> None:
     """Label images with a model: masks split into instances, each with score and uncertainty."""
     target_format = check_format(to, "--to") or to
     if shape not in ("polygon", "mask"):
         raise usage_error("choose polygon or mask", "--shape")
-    backend = _backend(model, classes)
+    backend = _backend(model, classes, threads)
     if images.is_file():
         files = {images.name: images}
     else:
@@ -314,12 +336,19 @@ def audit_cmd(
     no_model: Annotated[
         bool, typer.Option("--no-model", help="Only the model-free checks (no training).")
     ] = False,
+    rounds: Annotated[
+        int, typer.Option("--rounds", min=5, max=2000, help="Boosting rounds per fold model.")
+    ] = 60,
+    threads: ThreadsOption = 0,
 ) -> None:
     """Rank likely errors in human labels (missing, spurious, wrong class, boundary, other)."""
     loaded = load(src, check_format(from_, "--from"), ErrorPolicy.SKIP)
     report_skipped(loaded.skipped, err=True)
     ds = loaded.dataset
-    options = AuditOptions(folds=folds, background=background, model_based=not no_model)
+    fold_model = TrainConfig(
+        members=1, rounds=rounds, calibration="none", samples_per_class=20_000, threads=threads
+    )
+    options = AuditOptions(folds=folds, train=fold_model, background=background, model_based=not no_model)
     with stderr().status("auditing ...") as status:
         result = audit_dataset(ds, options, progress=lambda msg, _f: status.update(f"auditing: {msg}"))
     for note in result.notes:
@@ -354,6 +383,10 @@ def suggest_cmd(
         typer.Option("--model", help="Model to score uncertainty with (default: train one here)."),
     ] = None,
     background: BackgroundOption = None,
+    rounds: Annotated[
+        int, typer.Option("--rounds", min=5, max=2000, help="Boosting rounds of that model.")
+    ] = 60,
+    threads: ThreadsOption = 0,
 ) -> None:
     """Which unlabeled images to label next: expected uncertainty plus diversity (k-center greedy)."""
     loaded = load(src, check_format(from_, "--from"), ErrorPolicy.SKIP)
@@ -361,7 +394,7 @@ def suggest_cmd(
     ds = loaded.dataset
     backend: SegmentationBackend | None
     if model is not None:
-        backend = _backend(model, None)
+        backend = _backend(model, None, threads)
     else:
         backend = None
         model_classes = _model_classes(ds, None, background)
@@ -371,7 +404,10 @@ def suggest_cmd(
             with stderr().status("training a model to measure uncertainty ..."):
                 try:
                     backend = train_pixel_classifier(
-                        images, labels, model_classes, TrainConfig(members=3, rounds=60, calibration="none")
+                        images,
+                        labels,
+                        model_classes,
+                        TrainConfig(members=3, rounds=rounds, calibration="none", threads=threads),
                     )
                 except ModelError as exc:
                     say(f"no model ({exc}); ranking by diversity only", style="yellow", err=True)

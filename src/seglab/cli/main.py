@@ -1,4 +1,4 @@
-"""The ``seglab`` command line: convert, info, validate, render, formats, demo and eval.
+"""The ``seglab`` command line: convert, info, validate, render, formats, demo, eval, serve, worker, autolabel, audit and suggest.
 
 Exit status: 0 success, 1 bad or invalid data (the message says which file and object), 2 usage errors.
 """
@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from seglab.cli.autolabel_cmd import audit_cmd, autolabel_app, suggest_cmd
 from seglab.cli.common import (
     check_format,
     handle_errors,
@@ -29,7 +30,7 @@ from seglab.cli.common import (
 from seglab.cli.demo import demo
 from seglab.cli.eval_cmd import eval_cmd
 from seglab.cli.render import render
-from seglab.cli.serve_cmd import serve_cmd
+from seglab.cli.serve_cmd import serve_cmd, worker_cmd
 from seglab.core.validation import Severity, validate
 from seglab.formats import registry
 from seglab.formats.base import ErrorPolicy, WriteOptions
@@ -246,3 +247,7 @@ app.command(name="render")(render)
 app.command(name="demo")(demo)
 app.command(name="eval")(eval_cmd)
 app.command(name="serve")(serve_cmd)
+app.command(name="worker")(worker_cmd)
+app.add_typer(autolabel_app, name="autolabel")
+app.command(name="audit")(audit_cmd)
+app.command(name="suggest")(suggest_cmd)

@@ -9,12 +9,27 @@ Every setting can also come from ``SEGLAB_*`` environment variables (see :mod:`s
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from seglab.cli.common import handle_errors, say
+
+
+def tune_gc() -> None:
+    """Collect garbage far less often than Python's defaults do, in the long-running server processes.
+
+    Loading or saving an image of thousands of polygons builds hundreds of thousands of small lists and
+    floats; with the default thresholds (a collection every 700 allocations) the cyclic collector takes
+    most of such a request, scanning every long-lived object again and again. Objects made at start-up
+    are frozen out of the scans, and the youngest generation is collected every 50,000 allocations.
+    Memory stays bounded: request data is freed by reference counting as soon as the response is sent.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 @handle_errors
@@ -63,6 +78,7 @@ def serve_cmd(
     elif account is not None:
         say(f"Administrator created: user {account.username!r}, password from SEGLAB_ADMIN_PASSWORD")
     app = create_app(services=services)
+    tune_gc()
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
 
 
@@ -100,6 +116,7 @@ def worker_cmd(
     say(
         f"seglab worker on {settings.redis_url.split('@')[-1]} (jobs scratch in {services.settings.data_dir})"
     )
+    tune_gc()
     run_worker(services.jobs, settings.redis_url, burst=burst, simple=simple)
 
 

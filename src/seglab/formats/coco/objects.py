@@ -21,14 +21,13 @@ class Geometry:
 
     A person of a COCO keypoints file has keypoints *and* a segmentation and a bbox: seglab holds it as
     annotations sharing a group, the area shape and the keypoints (as a YOLO pose line gives a box and
-    keypoints). ``box`` is the bbox beside a segmentation; it becomes a Box of its own only when it is not
-    the segmentation's bounds (OCHuman's person boxes), which the reader decides once it has the bounds.
+    keypoints). The bbox beside a segmentation becomes a Box of its own only when it is not the
+    segmentation's bounds (OCHuman's person boxes), which the reader decides once it has the bounds.
     Keypoints whose bbox is just the bounds of their labeled points and that have no ``segmentation`` key
     (what seglab writes for keypoints standing alone) make no box.
     """
 
     area: Box | Mask | Any | None
-    box: Box | None
     points: Keypoints | None
     crowd: bool
 
@@ -39,26 +38,19 @@ def geometry(raw: Mapping[str, Any]) -> Geometry:
     kp_raw, seg = raw.get("keypoints"), raw.get("segmentation")
     points = shapes.keypoints(kp_raw) if isinstance(kp_raw, list) and kp_raw else None
     area: Any = None
-    box = None
     if isinstance(seg, dict):
         area = shapes.mask_from_rle(seg)
     elif isinstance(seg, list) and seg:
         area = shapes.polygon(seg)
     elif seg is not None and not isinstance(seg, list):
         raise BadObjectError(f"segmentation must be polygons or an RLE, not {type(seg).__name__}")
-    if "bbox" in raw:
-        if area is None:
-            bbox = shapes.box(raw["bbox"])
-            if points is None or "segmentation" in raw or raw["bbox"] != shapes.keypoints_bbox(points):
-                area = bbox
-        else:
-            try:  # beside a segmentation, a bad bbox is only a derived value to write anew
-                box = shapes.box(raw["bbox"])
-            except BadObjectError:
-                box = None
+    if area is None and "bbox" in raw:
+        bbox = shapes.box(raw["bbox"])
+        if points is None or "segmentation" in raw or raw["bbox"] != shapes.keypoints_bbox(points):
+            area = bbox
     if area is None and points is None:
         raise BadObjectError("annotation has no segmentation, bbox or keypoints")
-    return Geometry(area, box, points, crowd)
+    return Geometry(area, points, crowd)
 
 
 def result_shape(raw: Mapping[str, Any], extra: dict[str, Any]) -> tuple[Any, bool]:

@@ -18,7 +18,7 @@ from seglab.core.annotation import Annotation
 from seglab.core.conventions import ImageSize
 from seglab.core.dataset import Dataset, ImageRecord
 from seglab.core.errors import FormatError, UnsafeInputError
-from seglab.core.geometry import Polygon
+from seglab.core.geometry import Box, Polygon
 from seglab.core.ontology import (
     Ontology,
 )
@@ -229,18 +229,20 @@ class _Reader:
             raw, geometry, error = item
             ann_id = raw.get("id")
             image_id = raw.get("image_id")
-            draft = images.get(image_id) if is_int(image_id) else None
+            draft = (
+                images.get(image_id) if type(image_id) is int else None
+            )  # (not is_int: this runs per object)
             try:
                 if draft is None:
                     if is_int(image_id) and image_id in images:
                         raise BadObjectError(f"its image {image_id} was rejected")
                     raise BadObjectError(f"image_id {image_id!r} is not an image of this file")
-                if is_int(ann_id):
+                if type(ann_id) is int:
                     if ann_id in seen:
                         raise BadObjectError(f"annotation id {ann_id} is used twice in this file")
                     seen.add(ann_id)
                 cat = raw.get("category_id")
-                label = categories.get(cat) if is_int(cat) else None
+                label = categories.get(cat) if type(cat) is int else None
                 if label is None:
                     raise BadObjectError(f"category_id {cat!r} is not a category of this file")
                 if error is not None:
@@ -299,15 +301,19 @@ class _Reader:
             draft.source_ids.append(source_id)
             return
         bbox, area = objects.derived_area_fields(region, stats)
-        box = geometry.box
+        box = None
         box_extra: dict[str, Any] = {}
-        if box is not None and not shapes.bbox_close(raw["bbox"], bbox):
+        if "bbox" in raw and not isinstance(region, Box) and not shapes.bbox_close(raw["bbox"], bbox):
+            try:  # beside a segmentation, a bad bbox is only a derived value to write anew
+                box = shapes.box(raw["bbox"])
+            except BadObjectError:
+                box = None
+        if box is not None:
             # a bbox that is not the segmentation's bounds (an amodal person box): a Box of its own
             if raw["bbox"] != shapes.xywh(box):
                 box_extra["bbox"] = raw["bbox"]
             kept = {"area": raw["area"]} if "area" in raw and raw["area"] != area else {}
         else:
-            box = None
             kept = objects.kept_fields(raw, bbox, area)
         region_extra = {**extra, **kept} if kept else extra
         if points is None and box is None:
@@ -448,7 +454,11 @@ def _load(path: Path) -> tuple[Any, list[Any], str | None]:
 
 def read(path: Path, options: ReadOptions) -> Dataset:
     """Read a COCO file or folder; bad objects go to ``options.reject`` and are left out."""
-    path = Path(path)
+    with jsonio.without_gc():
+        return _read(Path(path), options)
+
+
+def _read(path: Path, options: ReadOptions) -> Dataset:
     reader = _Reader(options)
     if path.is_file():
         data, pending, kind = _load(path)

@@ -465,6 +465,11 @@ def write(dataset: Dataset, dst: Path, options: WriteOptions) -> LossReport:
 
     Images without a subset go to ``options.subset`` when given, else to ``default``.
     """
+    with jsonio.without_gc():
+        return _write(dataset, Path(dst), options)
+
+
+def _write(dataset: Dataset, dst: Path, options: WriteOptions) -> LossReport:
     dst = Path(dst)
     report = LossReport()
     ontology = dataset.ontology

@@ -1,0 +1,180 @@
+"""Benchmark of seglab.assist in clicks: the NoC protocol of interactive segmentation papers.
+
+    python benchmarks/assist.py [--scenes 24] [--max-clicks 20] [--coco8 PATH] [--skip-coco]
+
+Protocol (:mod:`seglab.assist.noc`): the first click at the object's interior point farthest from its
+boundary (distance transform), each next click at the point farthest from the boundary of the largest error
+region, positive for a missed region and negative for a spurious one; at most ``--max-clicks``. NoC@85 /
+NoC@90 is the number of clicks to reach that IoU (``max-clicks`` when never reached; "fails" counts those).
+IoU after 1, 3 and 5 clicks and seconds per click are averaged over objects and clicks.
+
+Data: generated scenes (``tests.assist.scenes``: textured objects on textured backgrounds, 480x360) and
+every object of Ultralytics' coco8-seg with at least ``--min-area`` pixels (YOLO polygon labels
+``cls x1 y1 ...`` normalised, parsed here and rasterized with ``seglab.core.raster.polygon_to_mask``).
+
+Methods, each driven by its own simulated clicks in the same run:
+
+- ``seglab auto``: ``segment(method="combined")`` with the previous mask (what ``auto`` runs without a SAM
+  model), one AssistSession per image;
+- ``seglab grabcut``: ``segment(method="grabcut")``, GrabCut seeded by clicks and the previous mask;
+- ``plain GrabCut``: OpenCV's ``cv2.grabCut`` on the full image, everything probable background, each click
+  a 5-pixel disk of definite foreground / background, 5 iterations, run afresh with all clicks so far.
+
+Then seconds per click on a 1-megapixel scene (1155x866): the first click (which builds the per-image cache)
+and the mean of the next four. Prints markdown tables; timings are wall-clock seconds on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # for tests.assist.scenes
+
+from tests.assist.scenes import make_scene  # noqa: E402
+
+from seglab.assist import AssistSession, segment  # noqa: E402
+from seglab.assist.noc import ClickTrace, run_clicks  # noqa: E402
+from seglab.assist.prompts import draw_seeds  # noqa: E402
+from seglab.core.geometry import Polygon  # noqa: E402
+from seglab.core.raster import polygon_to_mask  # noqa: E402
+
+DEFAULT_COCO8 = REPO.parent / "shared" / "data" / "ultralytics_coco8" / "coco8-seg"
+Segmenter = Callable[[list, list, np.ndarray | None], np.ndarray]
+
+
+@dataclass
+class Item:
+    name: str
+    image: np.ndarray
+    mask: np.ndarray
+
+
+def generated(count: int) -> list[Item]:
+    return [Item(f"scene{s}", sc.image, sc.mask) for s in range(1000, 1000 + count)
+            for sc in [make_scene(s, 480, 360)]]
+
+
+def coco8_objects(root: Path, min_area: int) -> list[Item]:
+    """Every polygon object of coco8-seg with at least ``min_area`` pixels."""
+    items = []
+    for img_path in sorted(root.glob("images/*/*.jpg")):
+        bgr = cv2.imread(str(img_path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise SystemExit(f"cannot read {img_path}")
+        image = np.ascontiguousarray(bgr[..., ::-1])
+        h, w = image.shape[:2]
+        label = root / "labels" / img_path.parent.name / f"{img_path.stem}.txt"
+        for k, line in enumerate(label.read_text().splitlines()):
+            values = line.split()
+            if len(values) < 7 or len(values) % 2 == 0:
+                continue  # not a polygon line (a box, or malformed)
+            points = np.asarray(values[1:], dtype=np.float64).reshape(-1, 2) * np.array([w, h])
+            mask = polygon_to_mask(Polygon.from_rings(points), w, h).array
+            if mask.sum() >= min_area:
+                items.append(Item(f"{img_path.stem}#{k}", image, np.asarray(mask, dtype=bool)))
+    return items
+
+
+def seglab_method(method: str) -> Callable[[np.ndarray], Segmenter]:
+    def factory(image: np.ndarray) -> Segmenter:
+        session = AssistSession(image)
+
+        def run(pos: list, neg: list, prev: np.ndarray | None) -> np.ndarray:
+            return segment(image, positives=pos, negatives=neg, previous=prev, method=method, session=session)
+
+        return run
+
+    return factory
+
+
+def plain_grabcut(image: np.ndarray) -> Segmenter:
+    h, w = image.shape[:2]
+
+    def run(pos: list, neg: list, prev: np.ndarray | None) -> np.ndarray:
+        gc = np.full((h, w), cv2.GC_PR_BGD, dtype=np.uint8)
+        gc[draw_seeds((h, w), np.asarray(pos, float).reshape(-1, 2), (), 5.0)] = cv2.GC_FGD
+        gc[draw_seeds((h, w), np.asarray(neg, float).reshape(-1, 2), (), 5.0)] = cv2.GC_BGD
+        bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
+        cv2.grabCut(image, gc, None, bgd, fgd, 5, cv2.GC_INIT_WITH_MASK)
+        return (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
+
+    return run
+
+
+METHODS: dict[str, Callable[[np.ndarray], Segmenter]] = {
+    "seglab auto": seglab_method("combined"),
+    "seglab grabcut": seglab_method("grabcut"),
+    "plain GrabCut": plain_grabcut,
+}
+
+
+def evaluate(
+    items: list[Item], factory: Callable[[np.ndarray], Segmenter], max_clicks: int
+) -> dict[str, float]:
+    traces: list[ClickTrace] = [
+        run_clicks(it.mask, factory(it.image), max_clicks=max_clicks, stop_at=0.90, min_clicks=5)
+        for it in items
+    ]
+    seconds = [s for t in traces for s in t.seconds]
+    return {
+        "noc85": float(np.mean([t.noc(0.85, max_clicks) for t in traces])),
+        "noc90": float(np.mean([t.noc(0.90, max_clicks) for t in traces])),
+        "fails90": float(sum(t.noc(0.90, max_clicks) >= max_clicks and t.ious[-1] < 0.90 for t in traces)),
+        "iou1": float(np.mean([t.iou_at(1) for t in traces])),
+        "iou3": float(np.mean([t.iou_at(3) for t in traces])),
+        "iou5": float(np.mean([t.iou_at(5) for t in traces])),
+        "spc": float(np.mean(seconds)),
+    }
+
+
+def one_megapixel(factory: Callable[[np.ndarray], Segmenter]) -> tuple[float, float]:
+    """Seconds of the first click and mean seconds of the next four on a 1155x866 scene."""
+    scene = make_scene(7, 1155, 866)
+    trace = run_clicks(scene.mask, factory(scene.image), max_clicks=5)
+    return trace.seconds[0], float(np.mean(trace.seconds[1:])) if len(trace.seconds) > 1 else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenes", type=int, default=24)
+    parser.add_argument("--max-clicks", type=int, default=20)
+    parser.add_argument("--coco8", type=Path, default=DEFAULT_COCO8)
+    parser.add_argument("--min-area", type=int, default=1500)
+    parser.add_argument("--skip-coco", action="store_true")
+    args = parser.parse_args()
+
+    datasets = [(f"generated ({args.scenes} scenes)", generated(args.scenes))]
+    if not args.skip_coco:
+        if not args.coco8.exists():
+            print(f"(coco8-seg not found at {args.coco8}; pass --coco8 or --skip-coco)")
+        else:
+            objs = coco8_objects(args.coco8, args.min_area)
+            datasets.append((f"coco8-seg ({len(objs)} objects >= {args.min_area} px)", objs))
+
+    print("| data | method | NoC@85 | NoC@90 | fails@90 | IoU@1 | IoU@3 | IoU@5 | s/click |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for data_name, items in datasets:
+        for name, factory in METHODS.items():
+            r = evaluate(items, factory, args.max_clicks)
+            row = [f"{r['noc85']:.2f}", f"{r['noc90']:.2f}", str(int(r["fails90"])), f"{r['iou1']:.3f}",
+                   f"{r['iou3']:.3f}", f"{r['iou5']:.3f}", f"{r['spc']:.3f}"]
+            print(f"| {data_name} | {name} | " + " | ".join(row) + " |", flush=True)
+
+    print()
+    print("| 1-megapixel image (1155x866) | first click s | next clicks s (mean of 4) |")
+    print("|---|---|---|")
+    for name in ("seglab auto", "plain GrabCut"):
+        first, later = one_megapixel(METHODS[name])
+        print(f"| {name} | {first:.3f} | {later:.3f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

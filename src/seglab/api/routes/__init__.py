@@ -1,0 +1,1 @@
+"""Thin route modules: parse the request, call one use case, shape the response."""

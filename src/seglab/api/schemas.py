@@ -1,0 +1,545 @@
+"""Pydantic schemas of the REST API (Base / Create / Update / Public), and their conversion to core types.
+
+Request bodies forbid unknown fields and NaN/Infinity. Annotation geometry is in seglab pixel coordinates
+(COCO convention: origin at the top-left corner of the top-left pixel, y down), never percentages.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from seglab.core.annotation import Annotation, Source
+from seglab.core.ontology import AttributeType, LabelKind, Ontology, ShapeType
+from seglab.service.access import ImageStatus, Role
+from seglab.service.errors import Invalid
+from seglab.storage.codec import CodecError, ontology_from_json, shape_from_json
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(min_length=1, max_length=10_000)]
+Point2 = tuple[float, float]
+Point3 = tuple[float, float, float]
+AttributeValue = bool | int | float | str
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class Public(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# ------------------------------------------------------------------------------------------- geometry
+
+
+class BoxGeometry(Strict):
+    """``x_min, y_min, x_max, y_max`` in pixels; ``rotation`` in degrees clockwise about the centre."""
+
+    x_min: float
+    y_min: float
+    x_max: float
+    y_max: float
+    rotation: float = 0.0
+
+
+class PolygonPartGeometry(Strict):
+    exterior: list[Point2]
+    holes: list[list[Point2]] = []
+
+
+class PolygonGeometry(Strict):
+    parts: list[PolygonPartGeometry] = Field(min_length=1)
+
+
+class PolylineGeometry(Strict):
+    points: list[Point2]
+
+
+class KeypointsGeometry(Strict):
+    """``[x, y, v]`` per skeleton point; v: 0 not labeled, 1 occluded, 2 visible."""
+
+    points: list[Point3]
+
+
+class MaskGeometry(Strict):
+    """A COCO RLE: ``size`` is ``[height, width]``; ``counts`` compressed (string) or uncompressed (list)."""
+
+    size: tuple[int, int]
+    counts: str | list[int]
+
+
+# ----------------------------------------------------------------------------------------- annotations
+
+
+class AnnotationBase(Strict):
+    label: Name
+    kind: ShapeType
+    box: BoxGeometry | None = None
+    polygon: PolygonGeometry | None = None
+    polyline: PolylineGeometry | None = None
+    keypoints: KeypointsGeometry | None = None
+    mask: MaskGeometry | None = None
+    attributes: dict[str, AttributeValue] = {}
+    source: Source = Source.HUMAN
+    score: float | None = None
+    uncertainty: float | None = Field(default=None, ge=0.0, le=1.0)
+    z_order: int = 0
+    group_id: int | None = None
+    track_id: int | None = None
+    crowd: bool = False
+    extra: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _one_geometry(self) -> AnnotationBase:
+        present = [k.value for k in ShapeType if getattr(self, k.value) is not None]
+        if present != [self.kind.value]:
+            raise ValueError(
+                f"give exactly the {self.kind.value} geometry (got: {', '.join(present) or 'none'})"
+            )
+        return self
+
+    def document(self, object_id: int) -> dict[str, Any]:
+        """The annotation document (the codec's layout), for the service to compare and canonicalise."""
+        kind = self.kind.value
+        return {
+            "id": object_id,
+            "label": self.label,
+            "kind": kind,
+            kind: getattr(self, kind).model_dump(mode="json"),
+            "attributes": dict(self.attributes),
+            "source": self.source.value,
+            "score": self.score,
+            "uncertainty": self.uncertainty,
+            "z_order": self.z_order,
+            "group_id": self.group_id,
+            "track_id": self.track_id,
+            "crowd": self.crowd,
+            "extra": dict(self.extra),
+        }
+
+    def to_core(self, object_id: int, where: str) -> Annotation:
+        geometry = getattr(self, self.kind.value)
+        try:
+            shape = shape_from_json(self.kind.value, geometry.model_dump(), what=where)
+        except CodecError as exc:
+            raise Invalid(str(exc)) from None
+        return Annotation(
+            id=object_id,
+            label=self.label,
+            shape=shape,
+            attributes=dict(self.attributes),
+            source=self.source,
+            score=self.score,
+            uncertainty=self.uncertainty,
+            track_id=self.track_id,
+            group_id=self.group_id,
+            z_order=self.z_order,
+            crowd=self.crowd,
+            extra=dict(self.extra),
+        )
+
+
+class AnnotationCreate(AnnotationBase):
+    """An object to store; in a whole-image save, leave ``id`` out (or <= 0) for new objects."""
+
+    id: int | None = None
+
+
+class AnnotationUpdate(Strict):
+    """Fields to change on one object; changing ``kind`` needs the geometry of the new kind."""
+
+    label: Name | None = None
+    kind: ShapeType | None = None
+    box: BoxGeometry | None = None
+    polygon: PolygonGeometry | None = None
+    polyline: PolylineGeometry | None = None
+    keypoints: KeypointsGeometry | None = None
+    mask: MaskGeometry | None = None
+    attributes: dict[str, AttributeValue] | None = None
+    source: Source | None = None
+    score: float | None = None
+    uncertainty: float | None = Field(default=None, ge=0.0, le=1.0)
+    z_order: int | None = None
+    group_id: int | None = None
+    track_id: int | None = None
+    crowd: bool | None = None
+    extra: dict[str, Any] | None = None
+
+
+class AnnotationPublic(AnnotationBase):
+    id: int
+
+
+class AnnotationSetPublic(BaseModel):
+    image_id: int
+    version: int
+    annotations: list[AnnotationPublic]
+
+
+class ObjectPublic(BaseModel):
+    """One object after a per-object write, with the image's new annotation version."""
+
+    version: int
+    annotation: AnnotationPublic
+
+
+class VersionPublic(BaseModel):
+    version: int
+
+
+class HistoryChange(BaseModel):
+    op: Literal["create", "update", "delete"]
+    id: int
+
+
+class HistoryPublic(Public):
+    version: int
+    action: str
+    user_id: int | None
+    username: str | None
+    created_at: datetime
+    restored_from: int | None
+    changes: list[HistoryChange]
+
+
+# -------------------------------------------------------------------------------------------- ontology
+
+
+class AttributeSchema(Strict):
+    name: Name
+    type: AttributeType = AttributeType.TEXT
+    choices: list[Annotated[str, Field(max_length=200)]] = []
+    default: AttributeValue | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+class SkeletonSchema(Strict):
+    points: list[Name]
+    edges: list[tuple[int, int]] = []
+    sigmas: list[float] | None = None
+    flip_index: list[int] | None = None
+
+
+class LabelClassSchema(Strict):
+    name: Name
+    color: tuple[
+        Annotated[int, Field(ge=0, le=255)],
+        Annotated[int, Field(ge=0, le=255)],
+        Annotated[int, Field(ge=0, le=255)],
+    ] = (0, 0, 0)
+    kind: LabelKind = LabelKind.THING
+    shapes: list[ShapeType] = []
+    attributes: list[AttributeSchema] = []
+    skeleton: SkeletonSchema | None = None
+    id: int | None = None
+    parent: str | None = None
+    extra: dict[str, Any] = {}
+
+
+class OntologySchema(Strict):
+    classes: list[LabelClassSchema] = Field(default=[], max_length=10_000)
+    tags: list[Name] = []
+    image_attributes: list[AttributeSchema] = []
+    full_coverage: bool = False
+
+    def to_core(self) -> Ontology:
+        try:
+            return ontology_from_json(self.model_dump(mode="json"))
+        except (ValueError, KeyError) as exc:
+            raise Invalid(f"the ontology is not consistent: {exc}") from None
+
+
+class OntologyPublic(BaseModel):
+    version: int
+    ontology: OntologySchema
+
+
+class OntologyUpdate(Strict):
+    """The new ontology; ``renames`` maps old class names to new ones (their objects are relabeled)."""
+
+    ontology: OntologySchema
+    renames: dict[str, Name] = {}
+
+
+# ------------------------------------------------------------------------------------ users and tokens
+
+
+class LoginRequest(Strict):
+    username: Annotated[str, Field(max_length=150)]
+    password: Annotated[str, Field(max_length=1024)]
+
+
+class UserCreate(Strict):
+    username: Annotated[str, Field(min_length=1, max_length=150)]
+    password: Annotated[str, Field(min_length=8, max_length=1024)]
+    display_name: Annotated[str, Field(max_length=200)] = ""
+    is_admin: bool = False
+
+
+class UserUpdate(Strict):
+    display_name: Annotated[str, Field(max_length=200)] | None = None
+    password: Annotated[str, Field(min_length=8, max_length=1024)] | None = None
+    is_admin: bool | None = None
+    is_active: bool | None = None
+
+
+class UserPublic(Public):
+    id: int
+    username: str
+    display_name: str
+    is_admin: bool
+    is_active: bool
+    created_at: datetime
+
+
+class SessionPublic(BaseModel):
+    """The logged-in user and the CSRF token to send as ``X-CSRF-Token`` with every cookie-authenticated
+    write (absent when authenticated by an API token)."""
+
+    user: UserPublic
+    csrf_token: str | None
+
+
+class PasswordChange(Strict):
+    current_password: Annotated[str, Field(max_length=1024)]
+    new_password: Annotated[str, Field(min_length=8, max_length=1024)]
+
+
+class TokenCreate(Strict):
+    name: Name
+    expires_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+
+class TokenPublic(Public):
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+class TokenCreated(BaseModel):
+    """The token's secret ``value`` appears here once; only its hash is kept."""
+
+    token: TokenPublic
+    value: str
+
+
+# ------------------------------------------------------------------------------------ projects, members
+
+
+class ProjectCreate(Strict):
+    name: Name
+    description: Annotated[str, Field(max_length=10_000)] = ""
+    ontology: OntologySchema | None = None
+
+
+class ProjectUpdate(Strict):
+    name: Name | None = None
+    description: Annotated[str, Field(max_length=10_000)] | None = None
+
+
+class ProjectPublic(Public):
+    id: int
+    name: str
+    description: str
+    role: Role
+    ontology_version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class MemberCreate(Strict):
+    """Add a user (by id or user name) with a role, or change the role of a member."""
+
+    user_id: int | None = None
+    username: str | None = None
+    role: Role
+
+
+class MemberUpdate(Strict):
+    role: Role
+
+
+class MemberPublic(Public):
+    user_id: int
+    username: str
+    display_name: str
+    role: Role
+
+
+# ------------------------------------------------------------------------------------ images, comments
+
+
+class ImagePublic(Public):
+    id: int
+    project_id: int
+    file_name: str
+    checksum: str
+    width: int
+    height: int
+    media_type: str
+    byte_size: int
+    status: ImageStatus
+    assignee_id: int | None
+    annotation_version: int
+    created_at: datetime
+    updated_at: datetime
+    subset: str | None = None
+
+
+class ImagePagePublic(Public):
+    items: list[ImagePublic]
+    total: int
+    next_cursor: str | None
+
+
+class ImageUpdate(Strict):
+    """Assign the image to a member who annotates (null frees it)."""
+
+    assignee_id: int | None
+
+
+class StatusChange(Strict):
+    """A review step; ``reject`` needs a ``comment``, optionally pinned at ``x, y``."""
+
+    action: Literal["submit", "approve", "reject", "reopen"]
+    comment: Annotated[str, Field(max_length=10_000)] | None = None
+    x: float | None = None
+    y: float | None = None
+
+
+class QueuePublic(BaseModel):
+    image: ImagePublic | None
+    remaining: int
+
+
+class CommentCreate(Strict):
+    text: Text
+    x: float | None = None
+    y: float | None = None
+    object_id: int | None = None
+
+
+class CommentUpdate(Strict):
+    text: Text | None = None
+    resolved: bool | None = None
+
+
+class CommentPublic(Public):
+    id: int
+    image_id: int
+    author_id: int | None
+    text: str
+    x: float | None
+    y: float | None
+    object_id: int | None
+    resolved: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+# ------------------------------------------------------------------------------- jobs, import, export
+
+
+class JobPublic(Public):
+    """A background job. ``progress`` is in [0, 1]; ``result`` holds counts, a per-object ``problems``
+    report, or an export's file name, size and SHA-256."""
+
+    id: int
+    kind: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    project_id: int | None
+    created_by: int | None
+    params: dict[str, Any]
+    progress: float
+    message: str
+    result: dict[str, Any] | None
+    attempts: int
+    max_attempts: int
+    cancel_requested: bool
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class FolderImport(Strict):
+    """A folder on the server, inside the admin's import roots (``SEGLAB_IMPORT_ROOTS``)."""
+
+    path: Annotated[str, Field(min_length=1, max_length=4096)]
+    format: Annotated[str, Field(max_length=50)] | None = None
+    skip_invalid: bool = False
+
+
+class ExportCreate(Strict):
+    format: Annotated[str, Field(min_length=1, max_length=50)]
+    include_images: bool = True
+
+
+class DownloadLink(BaseModel):
+    """Fetch ``url`` (with your credentials) before ``expires_at``."""
+
+    url: str
+    expires_at: datetime
+
+
+class FormatPublic(BaseModel):
+    name: str
+    description: str
+    carries: list[ShapeType]
+    extensions: list[str]
+
+
+# ------------------------------------------------------------------------------------------ predictions
+
+
+class PredictionPublic(Public):
+    id: int
+    image_id: int
+    model: str
+    label: str
+    kind: ShapeType
+    geometry: dict[str, Any]
+    attributes: dict[str, Any]
+    score: float | None
+    uncertainty: float | None
+    status: Literal["pending", "accepted", "rejected"]
+    object_id: int | None
+    created_at: datetime
+    decided_by: int | None
+    decided_at: datetime | None
+
+
+class PredictionSelection(Strict):
+    """Which pending predictions of the image: by ``ids``, and/or all of a ``model``, and/or by score
+    (``min_score`` when accepting: at least this; ``max_score`` when rejecting: below this)."""
+
+    ids: Annotated[list[int], Field(max_length=10_000)] | None = None
+    model: Annotated[str, Field(max_length=200)] | None = None
+    min_score: float | None = None
+    max_score: float | None = None
+
+
+class AcceptedPair(BaseModel):
+    prediction_id: int
+    object_id: int
+
+
+class AcceptPublic(BaseModel):
+    """The image's new annotation version (also the ETag) and the objects the predictions became."""
+
+    version: int
+    accepted: list[AcceptedPair]
+
+
+class RejectPublic(BaseModel):
+    rejected: list[int]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str

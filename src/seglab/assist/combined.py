@@ -1,0 +1,236 @@
+"""The ``auto`` method: a GrabCut-style colour model solved on the superpixel graph, then pixel-exact edges.
+
+Why this combination (measured by ``benchmarks/assist.py``): plain GrabCut from a few clicks learns its
+foreground colours from a handful of pixels and re-decides the whole image every round, so a correction in
+one place can undo another. Here
+
+1. the unknowns are the ~3000 superpixels of the cached working image, so a full iterative colour-model /
+   graph-cut loop (three rounds) costs milliseconds, and the model sees textured regions through each
+   superpixel's context histogram (its palette colours and its neighbours'), not single pixel colours;
+2. clicks pin their superpixels, a box pins everything outside it, and a geodesic term (shortest paths over
+   the graph with appearance-change edge costs) pulls superpixels near a positive seed to foreground and
+   near a negative one to background, fading with distance, so a click acts on the region it lands in;
+3. the result is refined at pixel level by GrabCut restricted to a band around the superpixel boundary, on a
+   crop around the object (at the working resolution), so edges follow the image, not superpixel borders;
+4. :mod:`seglab.assist.refine` then applies only the changes that touch a corrective click and lie within a
+   few click-to-boundary distances of it, and imposes the click constraints, so a correction does not
+   disturb the rest of the mask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+from scipy.sparse.csgraph import dijkstra
+
+from seglab.assist.graphcut import min_cut
+from seglab.assist.prompts import Prompts, click_pixels, resize_mask
+from seglab.assist.superpixels import SEGMENTS, SuperpixelGraph, grow, session_graph
+
+if TYPE_CHECKING:
+    from seglab.assist.cache import AssistSession
+
+
+@dataclass(frozen=True)
+class AutoParams:
+    """Tuning of the ``auto`` method (defaults chosen by NoC on coco8-seg and the generated scenes)."""
+
+    iterations: int = 3
+    smoothness: float = 1.5  # weight of the pairwise term per pixel of shared boundary
+    prior_previous: float = 0.0  # nats per pixel to move away from the previous mask
+    correction_reach: float = 3.0  # how many click-to-boundary distances a correction may reach
+    stay: float = 2.0  # nats per pixel per squared reach beyond that
+    geodesic: float = 5.0  # nats per pixel of pull towards the geodesically nearest seeds' label
+    geodesic_scale: float = 3.0  # geodesic distance (median-contrast steps) where that pull fades to 1/e
+    seed_weight: float = 4.0  # how much more a clicked superpixel counts in the colour model
+    grow_tolerance: float = 10.0  # Lab distance for the first click's initial region
+    band: int = 8  # half-width (working pixels) of the band GrabCut may move the boundary in, at least
+    band_fraction: float = 0.0  # and this fraction of the object's equivalent radius
+    refine: bool = True
+    segments: int = SEGMENTS  # superpixels on the working image
+    local_corrections: bool = True  # apply changes only around corrective clicks (seglab.assist.refine)
+    reach: float | None = 3.0  # and only within this many click-to-boundary distances of them
+
+
+def _model(hist: np.ndarray, weights: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """A smoothed palette distribution from weighted superpixel histograms."""
+    counts = (hist * weights[:, None]).sum(0)
+    total = counts.sum()
+    p = counts / total if total > 0 else prior
+    return 0.9 * p + 0.1 * prior
+
+
+def _unary(
+    graph: SuperpixelGraph, fg: np.ndarray, seeds_fg: np.ndarray, seeds_bg: np.ndarray, params: AutoParams
+) -> np.ndarray:
+    """Per-pixel log-likelihood ratio fg / bg of each superpixel (N,), from the current labelling."""
+    prior = (graph.hist * graph.area[:, None]).sum(0)
+    prior = prior / prior.sum()
+    wf = graph.area * (fg + params.seed_weight * seeds_fg)
+    wb = graph.area * (~fg + params.seed_weight * seeds_bg)
+    pf = _model(graph.context, wf, prior)
+    pb = _model(graph.context, wb, prior)
+    return graph.context @ np.log(pf / pb)
+
+
+def _pairwise(graph: SuperpixelGraph, params: AutoParams) -> np.ndarray:
+    """Cut cost per edge: shared length times a contrast-sensitive factor on context histograms and colour."""
+    i, j = graph.edges[:, 0], graph.edges[:, 1]
+    hist_d = 1.0 - np.minimum(graph.context[i], graph.context[j]).sum(1)  # 0 same texture .. 1 disjoint
+    lab_d = np.linalg.norm(graph.lab[i] - graph.lab[j], axis=1)
+    beta_h = 1.0 / max(2 * float(np.mean(hist_d**2)), 1e-6)
+    beta_l = 1.0 / max(2 * float(np.mean(lab_d**2)), 1e-6)
+    similarity = np.maximum(np.exp(-beta_h * hist_d**2), np.exp(-beta_l * lab_d**2))
+    return params.smoothness * graph.edge_length * similarity
+
+
+def _geodesic(graph: SuperpixelGraph, seeds: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """Shortest-path distance (N,) from the nearest seed over edges of the given cost (inf when no seed)."""
+    if not seeds.any():
+        return np.full(graph.count, np.inf)
+    return dijkstra(graph.adjacency(cost), directed=False, indices=np.flatnonzero(seeds), min_only=True)
+
+
+def _edge_cost(graph: SuperpixelGraph) -> np.ndarray:
+    """Geodesic step cost: appearance change (context histograms and mean colour), plus a small
+    spatial term so that distance still grows across a uniform region."""
+    i, j = graph.edges[:, 0], graph.edges[:, 1]
+    hist_d = 1.0 - np.minimum(graph.context[i], graph.context[j]).sum(1)
+    lab_d = np.linalg.norm(graph.lab[i] - graph.lab[j], axis=1)
+    appearance = np.minimum(
+        hist_d / max(float(np.median(hist_d)), 1e-6), lab_d / max(float(np.median(lab_d)), 1e-6)
+    )
+    return appearance + 0.1 + 1e-6
+
+
+def _stay_weight(graph: SuperpixelGraph, prompts: Prompts, params: AutoParams) -> np.ndarray:
+    """Per-pixel pull (N,) towards the previous label, growing with distance from the corrective clicks.
+
+    A user clicks inside the region that is wrong; how far the click is from the previous boundary tells
+    the size of that region. Superpixels within ``correction_reach`` such distances of a corrective click
+    are free to change; beyond, changing costs more and more, so a correction cannot spill across the
+    image.
+    """
+    prev = prompts.previous
+    assert prev is not None
+    pts, reach = [], []
+    for points, inside_wanted in ((prompts.positives, False), (prompts.negatives, True)):
+        if not len(points):
+            continue
+        rows, cols = click_pixels(points)
+        new = prev[rows, cols] == inside_wanted
+        if not new.any():
+            continue
+        region = (prev if inside_wanted else ~prev).astype(np.uint8)
+        dist = cv2.distanceTransform(np.pad(region, 1, constant_values=0), cv2.DIST_L2, 3)[1:-1, 1:-1]
+        pts.append(points[new])
+        reach.append(np.maximum(dist[rows[new], cols[new]], 2.0) * params.correction_reach)
+    if not pts:
+        return np.zeros(graph.count)
+    p, r = np.concatenate(pts), np.concatenate(reach)  # (C, 2), (C,)
+    d = np.linalg.norm(graph.centroid[:, None, :] - p[None, :, :], axis=2) / r[None, :]  # (N, C)
+    beyond = np.maximum(d.min(1) - 1.0, 0.0)
+    return params.stay * np.minimum(beyond, 3.0) ** 2
+
+
+def superpixel_cut(session: AssistSession, prompts: Prompts, params: AutoParams) -> np.ndarray:
+    """The superpixel labelling (N,) bool for prompts given at the working resolution."""
+    graph = session_graph(session, segments=params.segments)
+    pos = graph.touched(prompts.positives, prompts.scribbles_pos)
+    neg = graph.touched(prompts.negatives, prompts.scribbles_neg)
+    hard_fg, hard_bg = pos & ~neg, neg & ~pos
+    inside = np.ones(graph.count, dtype=bool)
+    if prompts.box is not None:
+        x0, y0, x1, y1 = prompts.box
+        cx, cy = graph.centroid[:, 0], graph.centroid[:, 1]
+        inside = (cx > x0) & (cx < x1) & (cy > y0) & (cy < y1)
+        hard_bg = hard_bg | (~inside & ~hard_fg)
+    prev_cov = graph.coverage(prompts.previous) if prompts.previous is not None else None
+    if prev_cov is not None and prev_cov.max(initial=0.0) >= 0.5:
+        fg = (prev_cov >= 0.5) | hard_fg
+    elif prompts.box is not None and not hard_fg.any():
+        fg = inside.copy()
+    else:
+        fg = grow(graph, hard_fg, params.grow_tolerance) | hard_fg
+    fg &= ~hard_bg
+    bias = np.zeros(graph.count)  # extra per-pixel cost of foreground
+    if prev_cov is not None:
+        bias += params.prior_previous * (1.0 - 2.0 * prev_cov)
+    if hard_fg.any() and params.geodesic > 0:
+        cost = _edge_cost(graph)
+        d_pos = _geodesic(graph, hard_fg, cost)
+        far = hard_bg if prompts.box is not None else (hard_bg | (graph.border & ~hard_fg))
+        d_neg = _geodesic(graph, far, cost)
+        # Near (in appearance-weighted steps) a positive seed pulls to foreground, near a negative one to
+        # background; far from every seed, the colour model alone decides.
+        closeness = np.exp(-d_pos / params.geodesic_scale) - np.exp(-d_neg / params.geodesic_scale)
+        bias -= params.geodesic * closeness
+    if prev_cov is not None and params.correction_reach > 0:
+        bias += _stay_weight(graph, prompts, params) * (1.0 - 2.0 * prev_cov)
+    pair = _pairwise(graph, params)
+    for _ in range(params.iterations):
+        llr = _unary(graph, fg, hard_fg, hard_bg, params) - bias
+        cost_fg = graph.area * np.maximum(-llr, 0.0)
+        cost_bg = graph.area * np.maximum(llr, 0.0)
+        new = min_cut(cost_fg, cost_bg, graph.edges, pair, hard_fg=hard_fg, hard_bg=hard_bg)
+        if np.array_equal(new, fg):
+            break
+        fg = new
+    return fg
+
+
+def _band_grabcut(
+    image: np.ndarray, mask: np.ndarray, sure_fg: np.ndarray, sure_bg: np.ndarray, band: int
+) -> np.ndarray:
+    """GrabCut allowed to move the boundary of ``mask`` only within ``band`` pixels, on a crop."""
+    if not mask.any() or mask.all():
+        return mask
+    ys, xs = np.nonzero(mask)
+    h, w = mask.shape
+    m = 4 * band + 8
+    r0, r1 = max(0, ys.min() - m), min(h, ys.max() + m + 1)
+    c0, c1 = max(0, xs.min() - m), min(w, xs.max() + m + 1)
+    crop = mask[r0:r1, c0:c1].astype(np.uint8)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
+    inner = cv2.erode(crop, kernel, borderType=cv2.BORDER_REPLICATE).astype(bool)
+    outer = cv2.dilate(crop, kernel, borderType=cv2.BORDER_REPLICATE).astype(bool)
+    gc = np.full(crop.shape, cv2.GC_BGD, dtype=np.uint8)
+    gc[outer] = cv2.GC_PR_BGD
+    gc[crop.astype(bool) & outer] = cv2.GC_PR_FGD
+    gc[inner] = cv2.GC_FGD
+    gc[sure_fg[r0:r1, c0:c1]] = cv2.GC_FGD
+    gc[sure_bg[r0:r1, c0:c1]] = cv2.GC_BGD
+    if not (gc == cv2.GC_FGD).any() or not ((gc == cv2.GC_BGD) | (gc == cv2.GC_PR_BGD)).any():
+        return mask
+    bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
+    try:
+        cv2.grabCut(np.ascontiguousarray(image[r0:r1, c0:c1]), gc, None, bgd, fgd, 2, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:  # degenerate colour models (a flat crop): keep the superpixel answer
+        return mask
+    out = mask.copy()
+    out[r0:r1, c0:c1] = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
+    return out
+
+
+def segment_auto(session: AssistSession, prompts: Prompts, params: AutoParams | None = None) -> np.ndarray:
+    """The raw ``auto`` answer at full resolution (before :func:`seglab.assist.refine.finish`)."""
+    params = params or AutoParams()
+    scale = session.work_scale
+    work = prompts.scaled(scale) if scale < 1.0 else prompts
+    graph = session_graph(session, segments=params.segments)
+    fg = superpixel_cut(session, work, params)
+    mask = graph.mask_of(fg)
+    if params.refine and mask.any():
+        from seglab.assist.prompts import draw_seeds
+
+        radius = max(1.0, 2.0 * scale)
+        sure_fg = draw_seeds(mask.shape, work.positives, work.scribbles_pos, radius)
+        sure_bg = draw_seeds(mask.shape, work.negatives, work.scribbles_neg, radius)
+        band = max(params.band, round(params.band_fraction * float(np.sqrt(mask.sum() / np.pi))))
+        mask = _band_grabcut(session.work_image, mask, sure_fg, sure_bg, band)
+    if mask.shape != prompts.size.shape:
+        mask = resize_mask(mask, prompts.size)
+    return mask

@@ -1,0 +1,246 @@
+"""Superpixels, their adjacency graph and colour statistics, and the superpixel selection tool.
+
+The graph is computed once per image (on the session's working image) and cached: SLIC regions (or
+Felzenszwalb's), each with its area, mean Lab colour, a histogram over a per-image palette of Lab colours
+(its own pixels, and a context histogram with its neighbours' pixels, which is what tells a striped object
+from a plain one), and the list of touching pairs with their shared boundary length and colour contrast.
+
+The selection tool grows from the clicked superpixel to adjacent ones of similar colour (a flood over the
+graph with a colour tolerance), adds that to the previous selection for a positive click and removes it for
+a negative one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import cv2
+import numpy as np
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+from skimage.segmentation import felzenszwalb, slic
+
+from seglab.assist.prompts import Prompts, click_pixels, draw_seeds, resize_mask
+
+if TYPE_CHECKING:
+    from seglab.assist.cache import AssistSession
+
+PALETTE_SIZE = 32
+SEGMENTS = 3000  # superpixels asked of SLIC on the working image (about 100 pixels each)
+Algorithm = Literal["slic", "felzenszwalb"]
+
+
+@dataclass(frozen=True, eq=False)
+class SuperpixelGraph:
+    """Superpixels of one (working) image. Arrays are indexed by superpixel id ``0..count-1``."""
+
+    labels: np.ndarray  # (H, W) int32 superpixel id of each pixel
+    count: int
+    area: np.ndarray  # (N,) float64 pixels
+    lab: np.ndarray  # (N, 3) float32 mean Lab colour (OpenCV's 8-bit Lab scale)
+    hist: np.ndarray  # (N, K) float32 palette histogram of its own pixels, rows sum to 1
+    context: np.ndarray  # (N, K) float32 histogram of its pixels and its neighbours', rows sum to 1
+    centroid: np.ndarray  # (N, 2) float64 x, y
+    border: np.ndarray  # (N,) bool touches the image border
+    edges: np.ndarray  # (E, 2) int64 touching pairs i < j
+    edge_length: np.ndarray  # (E,) float64 shared boundary length in pixels
+    palette_index: np.ndarray  # (H, W) uint8 palette entry of each pixel
+
+    def mask_of(self, selected: np.ndarray) -> np.ndarray:
+        """The (H, W) pixel mask of the selected superpixels ((N,) bool)."""
+        return np.asarray(selected, dtype=bool)[self.labels]
+
+    def coverage(self, mask: np.ndarray) -> np.ndarray:
+        """Fraction (N,) of each superpixel's pixels inside a (H, W) mask."""
+        inside = np.bincount(
+            self.labels.ravel(), weights=mask.ravel().astype(np.float64), minlength=self.count
+        )
+        return inside / self.area
+
+    def adjacency(self, weights: np.ndarray | None = None) -> sparse.csr_matrix:
+        w = np.ones(len(self.edges)) if weights is None else weights
+        i, j = self.edges[:, 0], self.edges[:, 1]
+        m = sparse.coo_matrix(
+            (np.concatenate([w, w]), (np.concatenate([i, j]), np.concatenate([j, i]))),
+            shape=(self.count, self.count),
+        )
+        return m.tocsr()
+
+    def touched(self, points: np.ndarray, strokes: tuple[np.ndarray, ...] = ()) -> np.ndarray:
+        """(N,) bool: superpixels under the given points and strokes."""
+        out = np.zeros(self.count, dtype=bool)
+        rows, cols = click_pixels(points)
+        out[self.labels[rows, cols]] = True
+        if strokes:
+            line = draw_seeds(self.labels.shape, np.zeros((0, 2)), strokes, radius=0.5)
+            out[np.unique(self.labels[line])] = True
+        return out
+
+
+def lab_image(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+
+
+def palette_indices(lab: np.ndarray, k: int = PALETTE_SIZE, seed: int = 0) -> np.ndarray:
+    """Quantise a Lab image to ``k`` k-means colours fitted on a pixel sample; (H, W) uint8 indices."""
+    flat = lab.reshape(-1, 3).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    sample = flat[rng.choice(len(flat), size=min(len(flat), 20_000), replace=False)]
+    k = min(k, len(np.unique(sample, axis=0)))
+    if k <= 1:
+        return np.zeros(lab.shape[:2], dtype=np.uint8)
+    cv2.setRNGSeed(seed)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
+    _, _, centres = cv2.kmeans(sample, k, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+    # nearest centre: |x|^2 - 2 x.c + |c|^2, the |x|^2 term is common to all centres
+    score = flat @ (-2.0 * centres.T) + (centres**2).sum(1)[None, :]  # (P, K)
+    return np.argmin(score, axis=1).astype(np.uint8).reshape(lab.shape[:2])
+
+
+def _edges(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Touching pairs (4-neighbourhood) and the number of pixel edges they share."""
+    n = int(labels.max()) + 1
+    a = np.concatenate([labels[:, :-1].ravel(), labels[:-1, :].ravel()]).astype(np.int64)
+    b = np.concatenate([labels[:, 1:].ravel(), labels[1:, :].ravel()]).astype(np.int64)
+    diff = a != b
+    lo, hi = np.minimum(a[diff], b[diff]), np.maximum(a[diff], b[diff])
+    pair, counts = np.unique(lo * n + hi, return_counts=True)
+    return np.stack([pair // n, pair % n], axis=1), counts.astype(np.float64)
+
+
+def build_graph(
+    rgb: np.ndarray,
+    *,
+    algorithm: Algorithm = "slic",
+    segments: int = SEGMENTS,
+    palette: np.ndarray | None = None,
+) -> SuperpixelGraph:
+    """Superpixels of an RGB image and their statistics (vectorised; no loop over superpixels)."""
+    h, w = rgb.shape[:2]
+    lab = lab_image(rgb)
+    if algorithm == "slic":
+        raw = slic(rgb, n_segments=segments, compactness=12, sigma=0.8, start_label=0, channel_axis=-1)
+    elif algorithm == "felzenszwalb":
+        min_size = max(8, (h * w) // (segments * 4))
+        raw = felzenszwalb(rgb, scale=60, sigma=0.8, min_size=min_size, channel_axis=-1)
+    else:
+        raise ValueError(f"unknown superpixel algorithm {algorithm!r}; use 'slic' or 'felzenszwalb'")
+    _, labels = np.unique(raw, return_inverse=True)  # consecutive ids
+    labels = labels.reshape(h, w).astype(np.int32)
+    n = int(labels.max()) + 1
+    flat = labels.ravel()
+    area = np.bincount(flat, minlength=n).astype(np.float64)
+    lab_mean = (
+        np.stack(
+            [
+                np.bincount(flat, weights=lab[..., c].ravel().astype(np.float64), minlength=n)
+                for c in range(3)
+            ],
+            1,
+        )
+        / area[:, None]
+    )
+    q = palette if palette is not None else palette_indices(lab)
+    k = PALETTE_SIZE
+    counts = np.bincount(flat * k + q.ravel().astype(np.int64), minlength=n * k).reshape(n, k)
+    hist = (counts / area[:, None]).astype(np.float32)
+    edges, length = _edges(labels)
+    adj = sparse.coo_matrix(
+        (
+            np.ones(2 * len(edges)),
+            (np.concatenate([edges[:, 0], edges[:, 1]]), np.concatenate([edges[:, 1], edges[:, 0]])),
+        ),
+        shape=(n, n),
+    ).tocsr()
+    context_counts = counts + adj @ counts
+    context = (context_counts / context_counts.sum(1, keepdims=True)).astype(np.float32)
+    yy, xx = np.mgrid[0:h, 0:w]
+    centroid = (
+        np.stack(
+            [
+                np.bincount(flat, weights=xx.ravel() + 0.5, minlength=n),
+                np.bincount(flat, weights=yy.ravel() + 0.5, minlength=n),
+            ],
+            1,
+        )
+        / area[:, None]
+    )
+    border = np.zeros(n, dtype=bool)
+    border[np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))] = True
+    return SuperpixelGraph(
+        labels=labels,
+        count=n,
+        area=area,
+        lab=lab_mean.astype(np.float32),
+        hist=hist,
+        context=context,
+        centroid=centroid,
+        border=border,
+        edges=edges,
+        edge_length=length,
+        palette_index=q,
+    )
+
+
+def session_graph(
+    session: AssistSession, algorithm: Algorithm = "slic", segments: int = SEGMENTS
+) -> SuperpixelGraph:
+    """The working image's superpixel graph, computed once per session, algorithm and segment count."""
+    palette = session.cached("palette", lambda: palette_indices(lab_image(session.work_image)))
+    compute: Callable[[], SuperpixelGraph] = lambda: build_graph(  # noqa: E731
+        session.work_image, algorithm=algorithm, segments=segments, palette=palette
+    )
+    name = f"superpixels:{algorithm}" if segments == SEGMENTS else f"superpixels:{algorithm}:{segments}"
+    return session.cached(name, compute)
+
+
+def grow(
+    graph: SuperpixelGraph, seeds: np.ndarray, tolerance: float, allowed: np.ndarray | None = None
+) -> np.ndarray:
+    """Superpixels reachable from ``seeds`` over edges whose ends differ by at most ``tolerance`` in mean
+    Lab colour and each within ``2 * tolerance`` of the seeds' mean colour (so the flood cannot drift
+    through a gradient to another colour)."""
+    if not seeds.any():
+        return np.zeros(graph.count, dtype=bool)
+    target = (graph.lab[seeds] * graph.area[seeds, None]).sum(0) / graph.area[seeds].sum()
+    near = np.linalg.norm(graph.lab - target, axis=1) <= 2 * tolerance
+    ok = near | seeds
+    if allowed is not None:
+        ok &= allowed | seeds
+    i, j = graph.edges[:, 0], graph.edges[:, 1]
+    step = np.linalg.norm(graph.lab[i] - graph.lab[j], axis=1) <= tolerance
+    keep = step & ok[i] & ok[j]
+    adj = sparse.coo_matrix((np.ones(int(keep.sum())), (i[keep], j[keep])), shape=(graph.count, graph.count))
+    _, comp = connected_components(adj, directed=False)
+    return np.isin(comp, np.unique(comp[seeds])) & ok
+
+
+def select(
+    session: AssistSession, prompts: Prompts, *, tolerance: float = 12.0, algorithm: Algorithm = "slic"
+) -> np.ndarray:
+    """The superpixel selection tool: positive prompts add the similar-coloured region around them,
+    negative prompts remove theirs, starting from the previous mask. Full-resolution bool mask."""
+    graph = session_graph(session, algorithm)
+    work = prompts.scaled(session.work_scale) if session.work_scale < 1.0 else prompts
+    selected = np.zeros(graph.count, dtype=bool)
+    if work.previous is not None:
+        selected = graph.coverage(work.previous) >= 0.5
+    allowed = None
+    if work.box is not None:
+        x0, y0, x1, y1 = work.box
+        cx, cy = graph.centroid[:, 0], graph.centroid[:, 1]
+        allowed = (cx > x0) & (cx < x1) & (cy > y0) & (cy < y1)
+    pos = graph.touched(work.positives, work.scribbles_pos)
+    neg = graph.touched(work.negatives, work.scribbles_neg)
+    if not pos.any() and not neg.any() and allowed is not None and work.previous is None:
+        # A box alone selects the superpixels inside it.
+        selected = allowed.copy()
+    added = grow(graph, pos & ~neg, tolerance, allowed)
+    removed = grow(graph, neg & ~pos, tolerance)
+    selected = (selected | added) & ~(removed & ~pos)
+    mask = graph.mask_of(selected)
+    if mask.shape != prompts.size.shape:
+        mask = resize_mask(mask, prompts.size)
+    return mask

@@ -1,0 +1,1 @@
+"""Use cases: every transaction and permission check of the server, once."""

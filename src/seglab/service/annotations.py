@@ -1,0 +1,458 @@
+"""Reading and writing an image's annotations with optimistic concurrency and full history.
+
+Every write names the version it was based on (the client's If-Match). A stale write changes nothing and
+raises :class:`PreconditionFailed` carrying the server's current copy, so the client can merge instead of
+losing either side's work. Each accepted change bumps the version by one with a compare-and-set and appends
+one history row with the before/after of every object it touched; any past version can be viewed and
+restored, and a restore is itself a new version.
+
+Objects are numbered per image. In a whole-image save, objects with an id <= 0 are new and get the next
+free numbers; positive ids must be objects the image has now. Only objects that changed are validated, so
+a tightened ontology never blocks saving an image whose untouched objects predate it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from seglab.core.annotation import Annotation
+from seglab.core.conventions import ImageSize
+from seglab.service.access import Actor, ImageStatus, Role, Scope, require_editable, require_image
+from seglab.service.errors import Conflict, Invalid, NotFound, PreconditionFailed, PreconditionRequired
+from seglab.service.validation import annotation_problems
+from seglab.service.views import AnnotationSet, HistoryView
+from seglab.storage import repositories as repo
+from seglab.storage.codec import GEOMETRY_KEYS, CodecError
+from seglab.storage.db import Database
+from seglab.storage.models import Image, User, utcnow
+from seglab.storage.repositories import Doc
+
+MAX_OBJECTS = 100_000
+PATCHABLE = frozenset(
+    (
+        "label",
+        "kind",
+        *GEOMETRY_KEYS,
+        "attributes",
+        "source",
+        "score",
+        "uncertainty",
+        "z_order",
+        "group_id",
+        "track_id",
+        "crowd",
+        "extra",
+    )
+)
+
+
+def _require_version(expected: int | None) -> int:
+    if expected is None:
+        raise PreconditionRequired(
+            "send If-Match with the annotation version you edited (the ETag of GET .../annotations)"
+        )
+    return expected
+
+
+def _set(image_id: int, version: int, docs: Mapping[int, Doc]) -> AnnotationSet:
+    return AnnotationSet(image_id, version, orjson.dumps(list(docs.values())))
+
+
+def _current(s: Session, image: Image) -> dict[int, Doc]:
+    """The image's documents now, from the process's document cache when it has this version."""
+    cached = repo.DOCS_CACHE.get(repo.EncodedDocs.key(s, image, image.annotation_version))
+    if cached is None:
+        return repo.current_docs(s, image.id)
+    return {d["id"]: d for d in orjson.loads(cached)}
+
+
+def _remember(key: tuple[Any, ...], result: AnnotationSet) -> AnnotationSet:
+    repo.DOCS_CACHE.put(key, result.encoded)
+    return result
+
+
+def _current_copy(s: Session, scope: Scope) -> dict[str, Any]:
+    image = scope.the_image
+    s.refresh(image)
+    return {"version": image.annotation_version, "annotations": list(repo.current_docs(s, image.id).values())}
+
+
+def _check_fresh(s: Session, scope: Scope, expected: int) -> None:
+    image = scope.the_image
+    if image.annotation_version != expected:
+        raise PreconditionFailed(
+            f"image {image.id} changed: it is at version {image.annotation_version}, your edit is based "
+            f"on {expected}; merge with the current copy and save again",
+            current=_current_copy(s, scope),
+        )
+
+
+def _validate(
+    scope: Scope, before: Mapping[int, Doc], after: Mapping[int, Doc], names: Mapping[int, str] | None = None
+) -> None:
+    """Check the objects that are new or changed against the ontology and the image.
+
+    ``names`` says how to call objects the client did not number yet (by their place in its list).
+    """
+    image = scope.the_image
+    ontology = repo.get_ontology(scope.project)
+    size = ImageSize(image.width, image.height)
+    problems: list[str] = []
+    for oid, doc in after.items():
+        if before.get(oid) == doc:
+            continue
+        try:
+            name = (names or {}).get(oid)
+            problems.extend(annotation_problems(repo.from_doc(doc), ontology, size, name))
+        except CodecError as exc:
+            problems.append(str(exc))
+        if len(problems) >= 100:
+            break
+    if problems:
+        raise Invalid(f"{len(problems)} problem(s); first: {problems[0]}", problems=problems)
+
+
+def _commit(
+    s: Session,
+    scope: Scope,
+    actor: Actor,
+    before: Mapping[int, Doc],
+    after: Mapping[int, Doc],
+    *,
+    expected: int,
+    action: str,
+    restored_from: int | None = None,
+) -> int:
+    """Apply the difference as version ``expected + 1`` (nothing happens when nothing changed)."""
+    image = scope.the_image
+    changes = repo.diff(before, after)
+    if not changes:
+        return image.annotation_version
+    next_id = max([image.next_object_id, *(oid + 1 for oid in after)])
+    if not repo.bump_version(s, image, expected, next_object_id=next_id):
+        raise PreconditionFailed(
+            f"image {image.id} was saved by someone else a moment ago; merge with the current copy",
+            current=_current_copy(s, scope),
+        )
+    repo.apply_changes(s, image, changes)
+    repo.append_history(
+        s,
+        image,
+        version=expected + 1,
+        action=action,
+        user_id=actor.user_id,
+        changes=changes,
+        restored_from=restored_from,
+    )
+    if image.status == ImageStatus.NEW and not scope.role.at_least(Role.REVIEWER):
+        image.status = ImageStatus.IN_PROGRESS.value
+        if image.assignee_id is None:
+            image.assignee_id = actor.user_id
+        image.updated_at = utcnow()
+    s.flush()
+    return image.annotation_version
+
+
+def _editable(s: Session, actor: Actor, project_id: int, image_id: int, expected: int) -> Scope:
+    scope = require_image(s, actor, project_id, image_id, Role.ANNOTATOR)
+    require_editable(scope, actor)
+    _check_fresh(s, scope, expected)
+    return scope
+
+
+def editable_scope(s: Session, actor: Actor, project_id: int, image_id: int, expected: int | None) -> Scope:
+    """The image, checked editable by the actor at version ``expected`` (for use cases that build their own
+    change, such as accepting predictions)."""
+    return _editable(s, actor, project_id, image_id, _require_version(expected))
+
+
+def commit_edit(
+    s: Session,
+    scope: Scope,
+    actor: Actor,
+    before: Mapping[int, Doc],
+    after: Mapping[int, Doc],
+    *,
+    expected: int,
+    action: str,
+    names: Mapping[int, str] | None = None,
+) -> int:
+    """Validate the changed objects and commit ``before`` -> ``after`` as the next version with a history
+    row: the one path every annotation change takes."""
+    _validate(scope, before, after, names)
+    return _commit(s, scope, actor, before, after, expected=expected, action=action)
+
+
+# ------------------------------------------------------------------------------------------------- reads
+
+
+def get_annotations(db: Database, *, actor: Actor, project_id: int, image_id: int) -> AnnotationSet:
+    def _get(s: Session) -> tuple[tuple[Any, ...], AnnotationSet, bool]:
+        image = require_image(s, actor, project_id, image_id, Role.VIEWER).the_image
+        key = repo.EncodedDocs.key(s, image, image.annotation_version)
+        cached = repo.DOCS_CACHE.get(key)
+        if cached is not None:
+            return key, AnnotationSet(image.id, image.annotation_version, cached), True
+        return key, _set(image.id, image.annotation_version, repo.current_docs(s, image.id)), False
+
+    key, result, hit = db.read(_get)
+    return result if hit else _remember(key, result)
+
+
+def get_version(db: Database, *, actor: Actor, project_id: int, image_id: int, version: int) -> AnnotationSet:
+    """The image's objects as they were at ``version`` (0 is the empty start)."""
+
+    def _get(s: Session) -> AnnotationSet:
+        image = require_image(s, actor, project_id, image_id, Role.VIEWER).the_image
+        if not 0 <= version <= image.annotation_version:
+            raise NotFound(f"image {image.id} has versions 0 to {image.annotation_version}")
+        return _set(image.id, version, repo.state_at(s, image, version))
+
+    return db.read(_get)
+
+
+def list_history(
+    db: Database,
+    *,
+    actor: Actor,
+    project_id: int,
+    image_id: int,
+    before_version: int | None = None,
+    limit: int = 50,
+) -> list[HistoryView]:
+    """History entries newest first; page with ``before_version`` = the last version of the previous page."""
+    limit = max(1, min(limit, 500))
+
+    def _list(s: Session) -> list[HistoryView]:
+        require_image(s, actor, project_id, image_id, Role.VIEWER)
+        entries = repo.history(s, image_id, before_version=before_version, limit=limit)
+        ids = {e.user_id for e in entries if e.user_id is not None}
+        names = (
+            {uid: name for uid, name in s.execute(select(User.id, User.username).where(User.id.in_(ids)))}
+            if ids
+            else {}
+        )
+        return [
+            HistoryView(
+                version=e.version,
+                action=e.action,
+                user_id=e.user_id,
+                username=names.get(e.user_id) if e.user_id is not None else None,
+                created_at=e.created_at,
+                restored_from=e.restored_from,
+                changes=[{"op": c.op, "id": c.object_id} for c in e.changes],
+            )
+            for e in entries
+        ]
+
+    return db.read(_list)
+
+
+# ------------------------------------------------------------------------------------------------ writes
+
+
+def save_annotations(
+    db: Database,
+    *,
+    actor: Actor,
+    project_id: int,
+    image_id: int,
+    annotations: Sequence[Annotation],
+    expected_version: int | None,
+) -> AnnotationSet:
+    """Replace the image's whole annotation set (objects with id <= 0 are new)."""
+    return save_documents(
+        db,
+        actor=actor,
+        project_id=project_id,
+        image_id=image_id,
+        documents=[repo.to_doc(a) for a in annotations],
+        expected_version=expected_version,
+    )
+
+
+def save_documents(
+    db: Database,
+    *,
+    actor: Actor,
+    project_id: int,
+    image_id: int,
+    documents: Sequence[Mapping[str, Any]],
+    expected_version: int | None,
+    parse: Callable[[Mapping[str, Any], str], Doc] | None = None,
+) -> AnnotationSet:
+    """Replace the image's whole annotation set from annotation documents (``id`` <= 0 for new objects).
+
+    An object sent back exactly as the server holds it is kept as it is; only new and changed objects
+    are parsed (``parse(document, name)``, which raises Invalid, e.g. the API's schema check), checked
+    and brought to canonical form. Saving an image of thousands of objects where a few changed
+    therefore costs a comparison per object, not a parse.
+    """
+    expected = _require_version(expected_version)
+    if len(documents) > MAX_OBJECTS:
+        raise Invalid(f"at most {MAX_OBJECTS} objects per image")
+    ids = [int(d.get("id") or 0) for d in documents]
+    given = [i for i in ids if i > 0]
+    if len(set(given)) != len(given):
+        dup = next(i for i in given if given.count(i) > 1)
+        raise Invalid(f"object id {dup} appears twice; each object has its own id")
+
+    def _save(s: Session) -> tuple[tuple[Any, ...], AnnotationSet]:
+        scope = _editable(s, actor, project_id, image_id, expected)
+        image = scope.the_image
+        before = _current(s, image)
+        unknown = [i for i in given if i not in before]
+        if unknown:
+            raise Invalid(
+                f"object id {unknown[0]} is not on image {image.id}; send new objects without an id",
+                problems=[f"object id {i} is not on image {image.id}" for i in unknown],
+            )
+        next_id = image.next_object_id
+        after: dict[int, Doc] = {}
+        names: dict[int, str] = {}
+        for index, (object_id, sent) in enumerate(zip(ids, documents, strict=True)):
+            if object_id <= 0:
+                object_id = next_id
+                names[object_id] = f"new object at index {index}"
+                next_id += 1
+            doc = {**sent, "id": object_id}
+            old = before.get(object_id)
+            if old == doc:
+                doc = old  # the very object: later comparisons with ``before`` stop at its identity
+            else:
+                name = names.get(object_id, f"object {object_id} (at index {index})")
+                if parse is not None:
+                    doc = {**parse(sent, name), "id": object_id}
+                try:
+                    doc = repo.to_doc(repo.from_doc(doc))
+                except (CodecError, KeyError, TypeError, ValueError) as exc:
+                    raise Invalid(f"{name}: {exc}") from None
+            after[object_id] = doc
+        _validate(scope, before, after, names)
+        version = _commit(s, scope, actor, before, after, expected=expected, action="save")
+        return repo.EncodedDocs.key(s, image, version), _set(image.id, version, dict(sorted(after.items())))
+
+    key, result = db.write(_save)
+    return _remember(key, result)
+
+
+def create_object(
+    db: Database,
+    *,
+    actor: Actor,
+    project_id: int,
+    image_id: int,
+    annotation: Annotation,
+    expected_version: int | None,
+) -> tuple[int, Annotation]:
+    """Add one object (its id is assigned); returns the new version and the stored object."""
+    expected = _require_version(expected_version)
+
+    def _create(s: Session) -> tuple[int, Annotation]:
+        scope = _editable(s, actor, project_id, image_id, expected)
+        image = scope.the_image
+        if repo.object_count(s, image.id) >= MAX_OBJECTS:
+            raise Invalid(f"at most {MAX_OBJECTS} objects per image")
+        doc = repo.to_doc(annotation.with_(id=image.next_object_id))
+        before: dict[int, Doc] = {}
+        _validate(scope, before, {doc["id"]: doc}, {doc["id"]: "the new object"})
+        version = _commit(s, scope, actor, before, {doc["id"]: doc}, expected=expected, action="create")
+        return version, repo.from_doc(doc)
+
+    return db.write(_create)
+
+
+def update_object(
+    db: Database,
+    *,
+    actor: Actor,
+    project_id: int,
+    image_id: int,
+    object_id: int,
+    patch: Mapping[str, Any],
+    expected_version: int | None,
+) -> tuple[int, Annotation]:
+    """Change some fields of one object. ``patch`` uses the keys of the annotation document; changing
+    ``kind`` needs the geometry of the new kind."""
+    expected = _require_version(expected_version)
+    bad = set(patch) - PATCHABLE
+    if bad:
+        raise Invalid(f"cannot change {', '.join(sorted(bad))} of an object")
+
+    def _update(s: Session) -> tuple[int, Annotation]:
+        scope = _editable(s, actor, project_id, image_id, expected)
+        old = repo.object_doc(s, image_id, object_id)
+        if old is None:
+            raise NotFound(f"object {object_id} not found on image {image_id}")
+        kind = patch.get("kind", old["kind"])
+        if kind not in GEOMETRY_KEYS:
+            raise Invalid(f"object {object_id}: unknown kind {kind!r}")
+        if kind != old["kind"] and kind not in patch:
+            raise Invalid(f"object {object_id}: changing the kind to {kind} needs the {kind} geometry")
+        merged = {k: v for k, v in {**old, **patch}.items() if k not in GEOMETRY_KEYS or k == kind}
+        try:
+            doc = repo.to_doc(repo.from_doc(merged))
+        except (CodecError, ValueError, KeyError) as exc:
+            raise Invalid(f"object {object_id}: {exc}") from None
+        _validate(scope, {object_id: old}, {object_id: doc})
+        version = _commit(
+            s, scope, actor, {object_id: old}, {object_id: doc}, expected=expected, action="update"
+        )
+        return version, repo.from_doc(doc)
+
+    return db.write(_update)
+
+
+def delete_object(
+    db: Database,
+    *,
+    actor: Actor,
+    project_id: int,
+    image_id: int,
+    object_id: int,
+    expected_version: int | None,
+) -> int:
+    """Remove one object; returns the new version."""
+    expected = _require_version(expected_version)
+
+    def _delete(s: Session) -> int:
+        scope = _editable(s, actor, project_id, image_id, expected)
+        old = repo.object_doc(s, image_id, object_id)
+        if old is None:
+            raise NotFound(f"object {object_id} not found on image {image_id}")
+        return _commit(s, scope, actor, {object_id: old}, {}, expected=expected, action="delete")
+
+    return db.write(_delete)
+
+
+def restore_version(
+    db: Database, *, actor: Actor, project_id: int, image_id: int, version: int, expected_version: int | None
+) -> AnnotationSet:
+    """Make a past version current again, as a new version (the history keeps everything in between)."""
+    expected = _require_version(expected_version)
+
+    def _restore(s: Session) -> AnnotationSet:
+        scope = _editable(s, actor, project_id, image_id, expected)
+        image = scope.the_image
+        if not 0 <= version <= image.annotation_version:
+            raise NotFound(f"image {image.id} has versions 0 to {image.annotation_version}")
+        before = repo.current_docs(s, image.id)
+        after = repo.state_at(s, image, version)
+        try:
+            _validate(scope, before, after)
+        except Invalid as exc:
+            raise Conflict(
+                f"version {version} holds objects the current ontology does not accept: {exc.problems[0]}",
+                problems=exc.problems,
+            ) from None
+        new_version = _commit(
+            s, scope, actor, before, after, expected=expected, action="restore", restored_from=version
+        )
+        return _set(image.id, new_version, after)
+
+    return db.write(_restore)

@@ -1,0 +1,175 @@
+"""Engines, transactions with retries, and migrations at startup.
+
+SQLite (the default) runs in WAL mode with ``synchronous=FULL`` (an acknowledged save survives a crash or
+power loss), foreign keys on and a busy timeout. Write transactions start with ``BEGIN IMMEDIATE`` so two
+writers queue on the lock instead of failing when a read transaction upgrades; a "database is locked" that
+still escapes is retried. PostgreSQL goes through psycopg 3 (``postgresql+psycopg://``); serialization
+failures and deadlocks (SQLSTATE 40001, 40P01) are retried the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
+
+# JSON columns: strict standard JSON on the way in (NaN or infinity is an error, never written), and
+# orjson on the way out, several times faster when an image's thousands of polygons are loaded.
+JSON_CODEC: dict[str, Any] = {
+    "json_serializer": functools.partial(json.dumps, allow_nan=False, separators=(",", ":")),
+    "json_deserializer": orjson.loads,
+}
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+RETRY_ATTEMPTS = 8
+_RETRY_SQLSTATES = {"40001", "40P01"}
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """A lock or serialization conflict that succeeds when the transaction is simply run again."""
+    if isinstance(exc, OperationalError):
+        text = str(exc.orig).lower()
+        if "database is locked" in text or "database is busy" in text or "database table is locked" in text:
+            return True
+    if isinstance(exc, DBAPIError):
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        if sqlstate in _RETRY_SQLSTATES:
+            return True
+    return False
+
+
+def _sqlite_engine(url: str, busy_timeout_s: float) -> Engine:
+    path = make_url(url).database
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
+        pool_size=10,
+        max_overflow=20,
+        **JSON_CODEC,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from pysqlite so BEGIN IMMEDIATE can be emitted below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        write = connection.get_execution_options().get("seglab_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def make_engine(url: str, *, busy_timeout_s: float = 30.0) -> Engine:
+    """An engine for ``url``: SQLite with the pragmas above, or PostgreSQL through psycopg 3."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, busy_timeout_s)
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.get_driver_name() not in ("psycopg", ""):
+            raise ValueError(f"use postgresql+psycopg:// (psycopg 3), not {parsed.drivername}")
+        return create_engine(
+            parsed.set(drivername="postgresql+psycopg"),
+            pool_size=10,
+            max_overflow=20,
+            pool_pre_ping=True,
+            **JSON_CODEC,
+        )
+    raise ValueError(f"unsupported database URL {parsed.render_as_string(hide_password=True)}")
+
+
+class Database:
+    """Runs units of work in transactions, retrying transient lock and serialization conflicts.
+
+    ``write(fn)`` and ``read(fn)`` call ``fn(session)`` inside one transaction; ``write`` commits when
+    ``fn`` returns and rolls back when it raises. ``fn`` may run more than once, so it must not have side
+    effects outside the session (write blobs before, not inside).
+    """
+
+    def __init__(self, url: str, *, busy_timeout_s: float = 30.0) -> None:
+        self.url = url
+        self.engine = make_engine(url, busy_timeout_s=busy_timeout_s)
+        self._write = sessionmaker(self.engine.execution_options(seglab_write=True), expire_on_commit=False)
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Threads of this process queue for it on a lock, in order and
+        # woken as soon as it is free, instead of polling SQLite's busy handler, which sleeps in steps of
+        # up to 100 ms and turns 20 concurrent saves into seconds of latency. Other processes still wait
+        # through the busy timeout.
+        self._writer: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if self.is_sqlite else contextlib.nullcontext()
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def write(self, fn: Callable[[Session], T]) -> T:
+        return self._run(self._write, fn, commit=True)
+
+    def read(self, fn: Callable[[Session], T]) -> T:
+        return self._run(self._read, fn, commit=False)
+
+    def _run(self, factory: sessionmaker[Session], fn: Callable[[Session], T], *, commit: bool) -> T:
+        for attempt in range(RETRY_ATTEMPTS):
+            session = factory()
+            try:
+                if commit:
+                    with self._writer, session.begin():
+                        return fn(session)
+                return fn(session)  # close() below ends the read transaction, keeping loaded objects usable
+            except DBAPIError as exc:
+                if not _is_transient(exc) or attempt == RETRY_ATTEMPTS - 1:
+                    raise
+                time.sleep(min(0.02 * 2**attempt, 1.0) * (0.5 + random.random()))
+            finally:
+                session.close()
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (a fresh database gets every table)."""
+        upgrade(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    """Alembic's configuration for the migrations shipped inside the package (no alembic.ini needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if engine is not None:
+        config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    command.upgrade(alembic_config(engine), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    command.downgrade(alembic_config(engine), revision)

@@ -1,0 +1,381 @@
+"""Repositories: core types (Annotation, Ontology) in and out, rows and JSON documents hidden inside.
+
+Annotation changes are lists of :class:`Change` (create, update or delete of one object with its
+before/after documents). The service decides what changes; this module applies them, bumps the image's
+annotation version with a compare-and-set, and appends the history row, all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from seglab.core.annotation import Annotation
+from seglab.core.ontology import Ontology
+from seglab.storage.codec import (
+    annotation_from_json,
+    annotation_to_json,
+    ontology_from_json,
+    ontology_to_json,
+)
+from seglab.storage.models import AnnotationRow, HistoryRow, Image, Project, utcnow
+
+Doc = dict[str, Any]
+Op = Literal["create", "update", "delete"]
+
+_ROW_FIELDS = (
+    "label",
+    "kind",
+    "attributes",
+    "source",
+    "score",
+    "uncertainty",
+    "z_order",
+    "group_id",
+    "track_id",
+    "crowd",
+    "extra",
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One object's change: ``before`` is None for a create, ``after`` is None for a delete."""
+
+    op: Op
+    object_id: int
+    before: Doc | None
+    after: Doc | None
+
+    def to_json(self) -> Doc:
+        return {"op": self.op, "id": self.object_id, "before": self.before, "after": self.after}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> Change:
+        return cls(doc["op"], int(doc["id"]), doc.get("before"), doc.get("after"))
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    version: int
+    action: str
+    user_id: int | None
+    created_at: datetime
+    changes: tuple[Change, ...]
+    restored_from: int | None
+
+
+# ------------------------------------------------------------------------------------------ documents
+
+
+def _doc_from_row(row: AnnotationRow) -> Doc:
+    doc: Doc = {"id": row.object_id}
+    for name in _ROW_FIELDS:
+        doc[name] = getattr(row, name)
+    doc[row.kind] = row.geometry
+    return _ordered(doc)
+
+
+def _ordered(doc: Doc) -> Doc:
+    """A document with its keys in the canonical order of :func:`annotation_to_json`."""
+    kind = doc["kind"]
+    keys = ("id", "label", "kind", kind, *(k for k in _ROW_FIELDS if k not in ("label", "kind")))
+    return {k: doc.get(k) for k in keys}
+
+
+def _row_values(doc: Doc) -> Doc:
+    values = {name: doc.get(name) for name in _ROW_FIELDS}
+    values["attributes"] = values["attributes"] or {}
+    values["extra"] = values["extra"] or {}
+    values["z_order"] = values["z_order"] or 0
+    values["crowd"] = bool(values["crowd"])
+    values["geometry"] = doc[doc["kind"]]
+    values["object_id"] = doc["id"]
+    return values
+
+
+def to_doc(annotation: Annotation) -> Doc:
+    """The canonical document of an annotation (what the API sends and the history keeps)."""
+    return _ordered(annotation_to_json(annotation))
+
+
+def from_doc(doc: Mapping[str, Any]) -> Annotation:
+    return annotation_from_json(doc)
+
+
+def diff(before: Mapping[int, Doc], after: Mapping[int, Doc]) -> list[Change]:
+    """The per-object changes that turn ``before`` into ``after`` (unchanged objects are left out)."""
+    changes = [Change("delete", oid, doc, None) for oid, doc in before.items() if oid not in after]
+    for oid, doc in after.items():
+        old = before.get(oid)
+        if old is None:
+            changes.append(Change("create", oid, None, doc))
+        elif old != doc:
+            changes.append(Change("update", oid, old, doc))
+    return changes
+
+
+# ---------------------------------------------------------------------------------------- annotations
+
+
+_COLUMNS = (
+    AnnotationRow.object_id,
+    AnnotationRow.kind,
+    AnnotationRow.geometry,
+    *(getattr(AnnotationRow, name) for name in _ROW_FIELDS if name != "kind"),
+)
+_OTHER_FIELDS = tuple(name for name in _ROW_FIELDS if name not in ("label", "kind"))
+
+
+def current_docs(session: Session, image_id: int) -> dict[int, Doc]:
+    """The image's objects as documents keyed by object id, in id order.
+
+    Plain columns, not ORM objects: an image may hold tens of thousands of objects, and this is the path
+    of every load and save.
+    """
+    rows = session.execute(
+        select(*_COLUMNS).where(AnnotationRow.image_id == image_id).order_by(AnnotationRow.object_id)
+    )
+    out: dict[int, Doc] = {}
+    for object_id, kind, geometry, label, *rest in rows:
+        doc: Doc = {"id": object_id, "label": label, "kind": kind, kind: geometry}
+        doc.update(zip(_OTHER_FIELDS, rest, strict=True))
+        out[object_id] = doc
+    return out
+
+
+def docs_of_images(session: Session, image_ids: Sequence[int]) -> dict[int, list[tuple[int, Doc]]]:
+    """Every object of the given images, per image in object-id order, as ``(row id, document)``; the row
+    id is unique across the database (exports number objects with it)."""
+    out: dict[int, list[tuple[int, Doc]]] = {i: [] for i in image_ids}
+    for start in range(0, len(image_ids), 500):
+        rows = session.scalars(
+            select(AnnotationRow)
+            .where(AnnotationRow.image_id.in_(image_ids[start : start + 500]))
+            .order_by(AnnotationRow.image_id, AnnotationRow.object_id)
+        )
+        for row in rows:
+            out[row.image_id].append((row.id, _doc_from_row(row)))
+    return out
+
+
+class EncodedDocs:
+    """A bounded LRU of images' documents at a version, as JSON arrays (bytes), shared by this process.
+
+    Keys name the database, the image (its id and creation time, since SQLite may reuse the id of a
+    deleted row) and the annotation version. Every change of an image's objects bumps its version with a
+    compare-and-set, so an entry never goes stale: it is simply no longer asked for. This spares the
+    hottest paths (loading an image, and the ``before`` side of saving it) decoding every row again.
+    """
+
+    def __init__(self, max_bytes: int = 64 * 1024**2) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(session: Session, image: Image, version: int) -> tuple[Any, ...]:
+        return (str(session.get_bind().url), image.id, image.created_at, version)
+
+    def get(self, key: tuple[Any, ...]) -> bytes | None:
+        with self._lock:
+            data = self._items.get(key)
+            if data is not None:
+                self._items.move_to_end(key)
+            return data
+
+    def put(self, key: tuple[Any, ...], data: bytes) -> None:
+        if len(data) > self.max_bytes // 4:
+            return  # one huge image must not flush everyone else's
+        with self._lock:
+            old = self._items.pop(key, None)
+            self._size -= len(old) if old is not None else 0
+            self._items[key] = data
+            self._size += len(data)
+            while self._size > self.max_bytes:
+                _, evicted = self._items.popitem(last=False)
+                self._size -= len(evicted)
+
+
+DOCS_CACHE = EncodedDocs()
+
+
+def object_doc(session: Session, image_id: int, object_id: int) -> Doc | None:
+    row = session.scalar(
+        select(AnnotationRow).where(AnnotationRow.image_id == image_id, AnnotationRow.object_id == object_id)
+    )
+    return None if row is None else _doc_from_row(row)
+
+
+def object_count(session: Session, image_id: int) -> int:
+    return int(session.scalar(select(func.count()).where(AnnotationRow.image_id == image_id)) or 0)
+
+
+def load_annotations(session: Session, image_id: int) -> list[Annotation]:
+    return [from_doc(d) for d in current_docs(session, image_id).values()]
+
+
+def bump_version(session: Session, image: Image, expected: int, *, next_object_id: int) -> bool:
+    """Compare-and-set the image's annotation version from ``expected`` to ``expected + 1``.
+
+    False when another transaction got there first: every writer goes through this statement, so on
+    PostgreSQL the row lock orders them and on SQLite the write lock does.
+    """
+    result = session.execute(
+        update(Image)
+        .where(Image.id == image.id, Image.annotation_version == expected)
+        .values(
+            annotation_version=expected + 1,
+            next_object_id=func.max(Image.next_object_id, next_object_id)
+            if session.get_bind().dialect.name == "sqlite"
+            else func.greatest(Image.next_object_id, next_object_id),
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.refresh(image)
+    return True
+
+
+def apply_changes(session: Session, image: Image, changes: Sequence[Change]) -> None:
+    """Write the changes to the annotation rows of ``image`` (bulk statements, one per kind of change)."""
+    deleted = [c.object_id for c in changes if c.op in ("delete", "update")]
+    if deleted:
+        for start in range(0, len(deleted), 500):
+            session.execute(
+                delete(AnnotationRow).where(
+                    AnnotationRow.image_id == image.id,
+                    AnnotationRow.object_id.in_(deleted[start : start + 500]),
+                )
+            )
+    rows = [
+        {**_row_values(c.after), "image_id": image.id, "project_id": image.project_id}
+        for c in changes
+        if c.after is not None
+    ]
+    if rows:
+        session.execute(insert(AnnotationRow), rows)
+
+
+def append_history(
+    session: Session,
+    image: Image,
+    *,
+    version: int,
+    action: str,
+    user_id: int | None,
+    changes: Sequence[Change],
+    restored_from: int | None = None,
+) -> None:
+    session.add(
+        HistoryRow(
+            image_id=image.id,
+            project_id=image.project_id,
+            version=version,
+            action=action,
+            user_id=user_id,
+            changes=[c.to_json() for c in changes],
+            restored_from=restored_from,
+            created_at=utcnow(),
+        )
+    )
+    session.flush()
+
+
+def history(
+    session: Session, image_id: int, *, before_version: int | None = None, limit: int = 50
+) -> list[HistoryEntry]:
+    """History entries newest first, ``limit`` of them, older than ``before_version`` when given."""
+    query = select(HistoryRow).where(HistoryRow.image_id == image_id)
+    if before_version is not None:
+        query = query.where(HistoryRow.version < before_version)
+    rows = session.scalars(query.order_by(HistoryRow.version.desc()).limit(limit))
+    return [
+        HistoryEntry(
+            version=r.version,
+            action=r.action,
+            user_id=r.user_id,
+            created_at=r.created_at,
+            changes=tuple(Change.from_json(c) for c in r.changes),
+            restored_from=r.restored_from,
+        )
+        for r in rows
+    ]
+
+
+def state_at(session: Session, image: Image, version: int) -> dict[int, Doc]:
+    """The image's objects as they were at ``version``: the current set with later changes undone."""
+    state = current_docs(session, image.id)
+    rows = session.scalars(
+        select(HistoryRow.changes)
+        .where(HistoryRow.image_id == image.id, HistoryRow.version > version)
+        .order_by(HistoryRow.version.desc())
+    )
+    for changes in rows:
+        for raw in reversed(changes):
+            change = Change.from_json(raw)
+            if change.before is None:
+                state.pop(change.object_id, None)
+            else:
+                state[change.object_id] = change.before
+    return dict(sorted(state.items()))
+
+
+def count_labels(session: Session, project_id: int, labels: Iterable[str]) -> dict[str, int]:
+    """How many objects of the project use each of ``labels`` (labels with no object are left out)."""
+    names = list(labels)
+    if not names:
+        return {}
+    rows = session.execute(
+        select(AnnotationRow.label, func.count())
+        .where(AnnotationRow.project_id == project_id, AnnotationRow.label.in_(names))
+        .group_by(AnnotationRow.label)
+    )
+    return {label: int(n) for label, n in rows}
+
+
+def count_label_kinds(session: Session, project_id: int, label: str, kinds: Iterable[str]) -> int:
+    """How many objects of class ``label`` have a shape kind among ``kinds``."""
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                AnnotationRow.project_id == project_id,
+                AnnotationRow.label == label,
+                AnnotationRow.kind.in_(list(kinds)),
+            )
+        )
+        or 0
+    )
+
+
+def images_with_label(session: Session, project_id: int, label: str) -> list[int]:
+    return list(
+        session.scalars(
+            select(AnnotationRow.image_id)
+            .where(AnnotationRow.project_id == project_id, AnnotationRow.label == label)
+            .distinct()
+        )
+    )
+
+
+# ------------------------------------------------------------------------------------------- ontology
+
+
+def get_ontology(project: Project) -> Ontology:
+    return ontology_from_json(project.ontology)
+
+
+def set_ontology(project: Project, ontology: Ontology) -> None:
+    project.ontology = ontology_to_json(ontology)
+    project.ontology_version += 1
+    project.updated_at = utcnow()

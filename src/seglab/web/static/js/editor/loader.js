@@ -1,0 +1,53 @@
+// Loading an image for the editor: the image record, the ontology, the annotations (with their version),
+// the pixels (decoded off the main thread into a pyramid), and any local draft left from an earlier visit.
+import { get, paths, request, versionOf } from "../api.js";
+import { takePrefetch } from "../prefetch.js";
+import { readDraft } from "./draft.js";
+import { buildPyramid } from "./render/pyramid.js";
+
+/** The annotations as `request` returns them, from the prefetched response when there is a good one. */
+async function annotationsOf(pid, iid, prefetched) {
+  if (prefetched) {
+    try {
+      const response = await prefetched;
+      if (response.ok) return { status: response.status, body: await response.json(), etag: response.headers.get("ETag") };
+    } catch {
+      // fall through to a fresh request, which reports errors the usual way
+    }
+  }
+  return request("GET", paths.annotations(pid, iid));
+}
+
+export async function loadImageData(pid, iid, prefetched = null) {
+  const [project, image, ontology, annotations] = await Promise.all([
+    get(paths.project(pid)),
+    get(paths.image(pid, iid)),
+    get(paths.ontology(pid)),
+    annotationsOf(pid, iid, prefetched),
+  ]);
+  const set = annotations.body;
+  return {
+    project, image, ontology: ontology.ontology,
+    version: versionOf(annotations.etag) ?? set.version,
+    annotations: set.annotations,
+    draft: readDraft(pid, iid),
+  };
+}
+
+/** The image's pixels as a pyramid of ImageBitmaps (fetch and decode run beside the annotation parse). */
+export async function loadPixels(pid, iid, prefetched = null) {
+  let response = prefetched ? await prefetched.catch(() => null) : null;
+  if (!response || !response.ok) response = await fetch(paths.imageFile(pid, iid), { credentials: "same-origin" });
+  if (!response.ok) throw new Error(`the image file could not be loaded (HTTP ${response.status})`);
+  const bitmap = await createImageBitmap(await response.blob());
+  return buildPyramid(bitmap);
+}
+
+/** The server's objects at an earlier version (the base of a draft made before someone else saved). */
+export async function loadVersion(pid, iid, version) {
+  try {
+    return (await get(paths.history(pid, iid, version))).annotations;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,12 @@
+// The annotation editor page.
+import { mountEditor } from "../editor/editor_view.js";
+import { setTopbar } from "../ui/topbar.js";
+
+export const name = "editor";
+
+export async function mount(root, { pid, iid }) {
+  setTopbar([{ text: "Projects", href: "/" }, { text: "Project", href: `/projects/${pid}` }, { text: "Editor" }]);
+  const view = await mountEditor(root, { pid: Number(pid), iid: Number(iid) });
+  setTopbar([{ text: "Projects", href: "/" }, { text: view.project.name, href: `/projects/${pid}` }, { text: view.image.file_name }]);
+  return () => view.dispose();
+}

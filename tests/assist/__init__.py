@@ -1,0 +1,1 @@
+"""Tests of seglab.assist: interactive segmentation from clicks, strokes and boxes."""

@@ -1,0 +1,250 @@
+"""Storage: migrations from an empty database, SQLite durability settings, concurrent writers, the
+content-addressed blob store and the JSON codec of core types."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from pycocotools import mask as coco_mask
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import OperationalError
+
+from seglab.core.annotation import Annotation
+from seglab.core.geometry import Box
+from seglab.demo import build_sample_dataset
+from seglab.service import annotations, auth, images, projects
+from seglab.service.access import Actor
+from seglab.service.errors import PreconditionFailed
+from seglab.storage import db as dbmod
+from seglab.storage.blobs import BlobStore, content_key, sha256_hex
+from seglab.storage.codec import CodecError, ontology_from_json, ontology_to_json, rle_counts
+from seglab.storage.models import Base
+from seglab.storage.repositories import from_doc, to_doc
+from tests.server.conftest import PG_ADMIN_URL, _postgres_url, image_bytes, postgres_unreachable
+
+TABLES = {t.name for t in Base.metadata.sorted_tables}
+HEAD = "0002"
+
+
+def _from_previous_revision(database: dbmod.Database) -> None:
+    """A database populated at revision 0001 upgrades to the newest schema with its rows intact."""
+    dbmod.upgrade(database.engine, "0001")
+    with database.engine.begin() as conn:
+        now = "2026-01-01 00:00:00+00:00"
+        conn.execute(
+            text(
+                "INSERT INTO users (id, username, display_name, password_hash, is_admin, is_active,"
+                " created_at) VALUES (1, 'old', '', 'x', false, true, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO projects (id, name, description, ontology, ontology_version, created_by,"
+                " created_at, updated_at) VALUES (1, 'old', '', '{}', 1, 1, :now, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO images (id, project_id, file_name, checksum, width, height, storage_key,"
+                " media_type, byte_size, status, annotation_version, next_object_id, created_at, updated_at)"
+                " VALUES"
+                " (1, 1, 'a.png', 'c', 4, 3, 'k', 'image/png', 10, 'new', 0, 1, :now, :now)"
+            ),
+            {"now": now},
+        )
+    database.migrate()
+    _check_schema(database)
+    with database.engine.connect() as conn:
+        row = conn.execute(text("SELECT file_name, subset, meta FROM images")).one()
+        meta = row.meta if isinstance(row.meta, dict) else json.loads(row.meta)
+        assert (row.file_name, row.subset, meta) == ("a.png", None, {})
+        assert conn.execute(text("SELECT count(*) FROM jobs")).scalar() == 0
+
+
+def _check_schema(database: dbmod.Database) -> None:
+    with database.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        assert diff == [], diff
+        assert set(inspect(conn).get_table_names()) >= TABLES
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
+
+
+def _round_trip(database: dbmod.Database) -> None:
+    database.migrate()
+    _check_schema(database)
+    dbmod.downgrade(database.engine, "base")
+    with database.engine.connect() as conn:
+        assert not TABLES & set(inspect(conn).get_table_names())
+    database.migrate()
+    database.migrate()  # idempotent
+    _check_schema(database)
+
+
+def test_sqlite_migrates_from_empty_and_back(tmp_path: Path) -> None:
+    database = dbmod.Database(f"sqlite:///{tmp_path / 'fresh.db'}")
+    try:
+        _round_trip(database)
+    finally:
+        database.dispose()
+
+
+def test_sqlite_upgrades_from_the_previous_revision(tmp_path: Path) -> None:
+    database = dbmod.Database(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        _from_previous_revision(database)
+    finally:
+        database.dispose()
+
+
+@pytest.mark.parametrize("check", ["round_trip", "previous"])
+def test_postgresql_migrates_from_empty_and_from_the_previous_revision(check: str) -> None:
+    reason = postgres_unreachable()
+    if reason:
+        pytest.skip(reason)
+    import psycopg
+
+    schema = f"seglab_mig_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    database = dbmod.Database(_postgres_url(schema))
+    try:
+        (_round_trip if check == "round_trip" else _from_previous_revision)(database)
+    finally:
+        database.dispose()
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def test_sqlite_runs_in_wal_with_full_sync_and_foreign_keys(tmp_path: Path) -> None:
+    database = dbmod.Database(f"sqlite:///{tmp_path / 'p.db'}", busy_timeout_s=7)
+    try:
+        with database.engine.connect() as conn:
+            pragma = {
+                name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+                for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+            }
+        assert pragma == {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1, "busy_timeout": 7000}
+    finally:
+        database.dispose()
+
+
+def test_lock_and_serialization_errors_are_classified_as_retryable() -> None:
+    class PgError(Exception):
+        sqlstate = "40001"
+
+    assert dbmod._is_transient(OperationalError("x", {}, Exception("database is locked")))
+    assert dbmod._is_transient(OperationalError("x", {}, PgError("could not serialize access")))
+    assert not dbmod._is_transient(OperationalError("x", {}, Exception("no such table: users")))
+
+
+def test_many_sqlite_writers_never_see_database_is_locked(tmp_path: Path) -> None:
+    """Eight threads save at once (six on their own image, two racing on one): no lock error reaches them,
+    every accepted save is one version with one history row, and racing saves lose cleanly with 412."""
+    database = dbmod.Database(f"sqlite:///{tmp_path / 'c.db'}")
+    database.migrate()
+    blobs = BlobStore(str(tmp_path / "blobs"))
+    passwords = auth.Passwords(time_cost=1, memory_kib=1024)
+    user = auth.create_user(
+        database, passwords, actor=None, username="w", password="password1", is_admin=True
+    )
+    actor = Actor(user.id, user.username, True)
+    dataset = build_sample_dataset()
+    pid = projects.create_project(database, actor=actor, name="load", ontology=dataset.ontology).id
+    files = [(f"{i}.png", image_bytes((320, 240), seed=i)) for i in range(7)]
+    ids = [
+        i.id
+        for i in images.upload_images(
+            database, blobs, actor=actor, project_id=pid, files=files, max_pixels=10**7
+        )
+    ]
+    errors: list[BaseException] = []
+    conflicts = [0]
+
+    def writer(image_id: int, racing: bool) -> None:
+        try:
+            for n in range(12):
+                while True:
+                    current = annotations.get_annotations(
+                        database, actor=actor, project_id=pid, image_id=image_id
+                    )
+                    objects = [Annotation(0, "sign", Box(1.0 + n, 2.0, 30.0, 40.0 + k)) for k in range(3)]
+                    try:
+                        annotations.save_annotations(
+                            database,
+                            actor=actor,
+                            project_id=pid,
+                            image_id=image_id,
+                            annotations=objects,
+                            expected_version=current.version,
+                        )
+                        break
+                    except PreconditionFailed:
+                        conflicts[0] += 1
+                        assert racing
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(ids[i], False)) for i in range(6)]
+    threads += [threading.Thread(target=writer, args=(ids[6], True)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for i, image_id in enumerate(ids):
+        final = annotations.get_annotations(database, actor=actor, project_id=pid, image_id=image_id)
+        history = annotations.list_history(
+            database, actor=actor, project_id=pid, image_id=image_id, limit=500
+        )
+        expected = 24 if i == 6 else 12
+        assert final.version == expected and [h.version for h in history] == list(range(expected, 0, -1))
+    database.dispose()
+
+
+def test_blob_store_is_content_addressed_and_refuses_bad_keys(tmp_path: Path) -> None:
+    store = BlobStore(str(tmp_path / "blobs"))
+    data = b"pixels"
+    key = content_key(sha256_hex(data), "PNG")
+    assert key.startswith("images/") and key.endswith(".png")
+    store.put(key, data)
+    assert store.exists(key) and store.get(key) == data and b"".join(store.iter_chunks(key)) == data
+    assert not list((tmp_path / "blobs").rglob(".tmp-*"))  # no temporary file left behind
+    for bad in ("../x", "/etc/passwd", "a//b", "a/./b"):
+        with pytest.raises(ValueError):
+            store.put(bad, data)
+    with pytest.raises(ValueError):
+        content_key("not-a-digest", "png")
+    store.delete(key)
+    assert not store.exists(key)
+
+
+def test_rle_counts_decode_like_pycocotools_and_reject_garbage() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        h, w = (int(v) for v in rng.integers(1, 40, 2))
+        m = rng.random((h, w)) < rng.random()
+        rle = coco_mask.encode(np.asfortranarray(m.astype(np.uint8)))
+        runs = rle_counts(rle["counts"].decode())
+        assert int(runs.sum()) == h * w
+        flat = m.ravel(order="F")
+        assert np.array_equal(np.repeat(np.arange(len(runs)) % 2 == 1, runs), flat)
+    for bad in ("\x7f\x7f", "é", "0" + chr(48 + 0x20)):
+        with pytest.raises(CodecError):
+            rle_counts(bad)
+
+
+def test_documents_round_trip_core_types() -> None:
+    dataset = build_sample_dataset()
+    assert ontology_from_json(ontology_to_json(dataset.ontology)) == dataset.ontology
+    for _, ann in dataset.annotations():
+        doc = to_doc(ann)
+        assert from_doc(doc) == ann and to_doc(from_doc(doc)) == doc
