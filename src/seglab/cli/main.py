@@ -1,4 +1,4 @@
-"""The ``seglab`` command line: convert, info, validate, render, formats, demo, eval, serve, worker, autolabel, audit and suggest.
+"""The ``seglab`` command line: formats, metrics, rendering, the server, workers and auto-labeling.
 
 Exit status: 0 success, 1 bad or invalid data (the message says which file and object), 2 usage errors.
 """
