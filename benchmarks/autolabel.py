@@ -4,7 +4,7 @@
 
 1. Few-shot segmentation: train on slices 0..k-1, evaluate on slices 20..29 (512x512 each), for each k:
    mIoU (membrane, cell), training time (features included), prediction time per megapixel and peak
-   memory, for seglab's default model (LightGBM ensemble with auto-context, three members) beside the
+   memory, for seglab's default model (LightGBM ensemble with auto-context, five members) beside the
    scikit-image baseline (``multiscale_basic_features`` sigma 1..16 + ``fit_segmenter`` with the
    RandomForest of scikit-image's trainable-segmentation example: 50 trees, depth 10, 5% bootstrap
    samples). Each run is a fresh process; peak memory is its resident-set growth from just before
@@ -165,6 +165,7 @@ def uncertainty_quality(threads: int, plots: Path | None) -> None:
         reliability_diagram,
         train_pixel_classifier,
     )
+    from seglab.autolabel.instances import object_instability
     from seglab.core import LabelKind
 
     classes = (ClassInfo("membrane", LabelKind.STUFF), ClassInfo("cell", LabelKind.THING))
@@ -187,7 +188,8 @@ def uncertainty_quality(threads: int, plots: Path | None) -> None:
         conf_raw.append(model.predict(image).proba.max(axis=2).ravel())
         model.calibrator = calibrator
         ids, owner = instance_map(pred, classes, InstanceOptions())
-        per = objects_uncertainty(ids, total)
+        unstable = object_instability(pred, classes, ids, owner)  # what annotations_from_prediction uses
+        per = objects_uncertainty(ids, total, instability=unstable)
         cell_ids = [j + 1 for j, k in enumerate(owner) if classes[k].kind is LabelKind.THING]
         wrong = wrong_objects(ids, truth, len(owner))
         obj_u += [per[j].value for j in cell_ids]

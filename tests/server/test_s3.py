@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,7 +133,11 @@ def test_the_server_keeps_images_and_exports_on_s3(s3: Any, s3_endpoint: str, tm
         )
         job = wait_job(client, other, r.json())
         assert job["status"] == "succeeded" and job["result"]["images_added"] == 1, job
-        assert _keys(s3, "seglab/uploads/") == set()  # the uploaded source is removed once the job ends
+        # the uploaded source is removed once the job has ended (cleanup runs just after the final commit)
+        deadline = time.monotonic() + 10
+        while _keys(s3, "seglab/uploads/") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _keys(s3, "seglab/uploads/") == set()
         copied = client.get(f"/api/projects/{other}/images").json()["items"][0]
         assert client.get(f"/api/projects/{other}/images/{copied['id']}/file").content == data
     finally:

@@ -55,8 +55,8 @@ class TrainConfig:
 
     features: FeatureConfig = field(default_factory=FeatureConfig)
     context: FeatureConfig | None = DEFAULT_CONTEXT
-    members: int = 3
-    rounds: int = 60
+    members: int = 5
+    rounds: int = 40
     num_leaves: int = 31
     learning_rate: float = 0.15
     min_data_in_leaf: int = 20

@@ -158,10 +158,8 @@ def train(
     max_images: Annotated[
         int | None, typer.Option("--max-images", min=1, help="Learn from at most N images.")
     ] = None,
-    members: Annotated[int, typer.Option("--members", min=1, max=16, help="Ensemble members.")] = 3,
-    rounds: Annotated[
-        int, typer.Option("--rounds", min=5, max=2000, help="Boosting rounds per model.")
-    ] = 100,
+    members: Annotated[int, typer.Option("--members", min=1, max=16, help="Ensemble members.")] = 5,
+    rounds: Annotated[int, typer.Option("--rounds", min=5, max=2000, help="Boosting rounds per model.")] = 40,
     calibration: Annotated[
         str, typer.Option("--calibration", help="temperature, isotonic or none (fitted on held-out pixels).")
     ] = "temperature",
@@ -385,7 +383,7 @@ def suggest_cmd(
     background: BackgroundOption = None,
     rounds: Annotated[
         int, typer.Option("--rounds", min=5, max=2000, help="Boosting rounds of that model.")
-    ] = 60,
+    ] = 40,
     threads: ThreadsOption = 0,
 ) -> None:
     """Which unlabeled images to label next: expected uncertainty plus diversity (k-center greedy)."""
@@ -407,7 +405,7 @@ def suggest_cmd(
                         images,
                         labels,
                         model_classes,
-                        TrainConfig(members=3, rounds=rounds, calibration="none", threads=threads),
+                        TrainConfig(rounds=rounds, calibration="none", threads=threads),
                     )
                 except ModelError as exc:
                     say(f"no model ({exc}); ranking by diversity only", style="yellow", err=True)
