@@ -120,9 +120,10 @@ def segmentation_table(ks: list[int], threads: int) -> list[dict]:
             rows.append(row)
     print("\n### Few-shot segmentation (train on slices 0..k-1, evaluate on 20..29)\n")
     print(
-        "| k | method | mIoU | IoU membrane | IoU cell | train s | predict s/MP | peak MB | train speed-up |"
+        "| k | method | mIoU | IoU membrane | IoU cell | train s (wall) | train s (CPU) | predict s/MP | "
+        "peak MB | train speed-up (CPU) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for k in ks:
         ours = next(r for r in rows if r["k"] == k and r["method"] == "seglab")
         base = next(r for r in rows if r["k"] == k and r["method"] != "seglab")
