@@ -21,30 +21,19 @@ from seglab.core.dataset import ArrayMedia, Dataset, ImageRecord
 from seglab.core.geometry import Box, Keypoints, Polygon, Polyline
 from seglab.core.mask import Mask
 from seglab.core.ontology import (
-    COCO_PERSON_SIGMAS,
     AttributeSpec,
     AttributeType,
     LabelClass,
     LabelKind,
     Ontology,
     ShapeType,
-    Skeleton,
+    coco_person_skeleton,
 )
 from seglab.core.raster import polygon_to_mask
 
 SAMPLE_SIZE = ImageSize(320, 240)
 HORIZON = 125.0
 
-COCO_KEYPOINTS = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
-    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
-)  # fmt: skip
-# COCO's person skeleton, converted from its 1-based indices to seglab's 0-based ones.
-COCO_SKELETON = (
-    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8),
-    (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
-)  # fmt: skip
 COCO_FLIP = (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)
 
 
@@ -73,7 +62,7 @@ def sample_ontology() -> Ontology:
                 (220, 20, 60),
                 LabelKind.THING,
                 frozenset({ShapeType.BOX, ShapeType.MASK, ShapeType.KEYPOINTS}),
-                skeleton=Skeleton(COCO_KEYPOINTS, COCO_SKELETON, COCO_PERSON_SIGMAS, COCO_FLIP),
+                skeleton=coco_person_skeleton(COCO_FLIP),
             ),
             LabelClass("lane", (255, 215, 0), LabelKind.THING, frozenset({ShapeType.POLYLINE})),
             LabelClass("sign", (0, 200, 120), LabelKind.THING, frozenset({ShapeType.BOX})),
