@@ -216,3 +216,70 @@ def test_convert_real_labelme_examples(runner: CliRunner, tmp_path: Path) -> Non
     assert "format: labelme (detected" in result.stdout
     back, _ = registry.read_dataset(tmp_path / "coco", "coco")
     assert back.annotation_count > 0
+
+
+@pytest.mark.parametrize(
+    ("task", "kinds", "columns"),
+    [
+        ("detect", {"box"}, {5}),
+        ("obb", {"box"}, {9}),  # rotated boxes: 4 corners
+        ("segment", {"polygon"}, None),
+        ("pose", {"box", "keypoints"}, {5 + 17 * 3}),  # the COCO person skeleton, with visibility
+    ],
+)
+def test_convert_to_yolo_writes_the_task_asked_for(
+    runner: CliRunner, written, tmp_path: Path, task: str, kinds: set[str], columns: set[int] | None
+) -> None:
+    dst = tmp_path / task
+    result = runner.invoke(app, ["convert", str(written("coco")), str(dst), "--to", "yolo", "--task", task])
+    assert result.exit_code == 0, result.output
+    back, _ = registry.read_dataset(dst, "yolo")
+    assert {kind for kind, n in back.count_by_type().items() if n} == kinds
+    widths = {
+        len(line.split()) for f in (dst / "labels").rglob("*.txt") for line in f.read_text().splitlines()
+    }
+    assert widths == columns if columns else all(w % 2 == 1 and w >= 7 for w in widths)
+    assert ("kpt_shape" in (dst / "data.yaml").read_text()) == (task == "pose")
+
+
+def test_convert_task_is_refused_for_other_formats_and_unknown_tasks(
+    runner: CliRunner, written, tmp_path: Path
+) -> None:
+    src = str(written("coco"))
+    result = runner.invoke(app, ["convert", src, str(tmp_path / "a"), "--to", "voc", "--task", "detect"])
+    assert result.exit_code == 2 and "--task applies to --to yolo only, not to voc" in result.output
+    result = runner.invoke(app, ["convert", src, str(tmp_path / "b"), "--to", "yolo", "--task", "classify"])
+    assert result.exit_code == 2 and "classify" in result.output
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("fmt", ["coco", "yolo", "cvat", "voc"])
+def test_convert_subset_writes_only_that_subset(runner: CliRunner, written, tmp_path: Path, fmt: str) -> None:
+    dst = tmp_path / fmt
+    result = runner.invoke(app, ["convert", str(written("cvat")), str(dst), "--to", fmt, "--subset", "val"])
+    assert result.exit_code == 0, result.output
+    assert "wrote 1 image(s)" in result.stdout
+    back, _ = registry.read_dataset(dst, fmt)
+    assert [(i.file_name, i.subset) for i in back.images] == [("street_003.png", "val")]
+
+
+def test_convert_unknown_subset_names_the_subsets_present(runner: CliRunner, written, tmp_path: Path) -> None:
+    dst = tmp_path / "out"
+    result = runner.invoke(
+        app, ["convert", str(written("coco")), str(dst), "--to", "coco", "--subset", "tst"]
+    )
+    assert result.exit_code == 1
+    assert "no image is in subset 'tst' (subsets present: train, val)" in result.output
+    assert not dst.exists()
+
+
+def test_convert_default_subset_names_images_without_one(runner: CliRunner, written, tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    sample, _ = registry.read_dataset(written("coco"), "coco")
+    registry.write_dataset(sample.with_images([i.with_(subset=None) for i in sample.images]), plain, "cvat")
+    dst = tmp_path / "out"
+    result = runner.invoke(
+        app, ["convert", str(plain), str(dst), "--to", "coco", "--default-subset", "holdout"]
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (dst / "annotations").iterdir()) == ["instances_holdout.json"]

@@ -38,7 +38,7 @@ from seglab.core import (
 from seglab.core.ontology import COCO_PERSON_SIGMAS, AttributeSpec, AttributeType, ShapeType
 from seglab.core.raster import polygon_to_mask, shape_to_mask
 from seglab.core.validation import validate
-from seglab.formats import coco
+from seglab.formats import coco, registry
 from seglab.formats.base import ErrorPolicy, InvalidDataError, LossReport, ReadOptions, WriteOptions
 from seglab.formats.coco import SPEC, jsonio, read_results, write_results
 from seglab.formats.media import FileMedia
@@ -333,12 +333,11 @@ def test_write_layout_ids_and_images(tmp_path: Path) -> None:
     assert [a.label for a in back.images[0].annotations] == ["a", "b", "new"]
 
 
-def test_subset_option_and_unsafe_names(tmp_path: Path) -> None:
+def test_default_subset_option_and_unsafe_names(tmp_path: Path) -> None:
     ds = Dataset(Ontology.from_names(["a"]), (ImageRecord(1, "x.jpg", ImageSize(4, 4)),))
     out = tmp_path / "o1"
-    out.mkdir()
-    SPEC.write(ds, out, WriteOptions(copy_images=False, subset="train"))
-    assert (out / "annotations" / "instances_train.json").is_file()
+    registry.write_dataset(ds, out, "coco", options=WriteOptions(copy_images=False, default_subset="train"))
+    assert [p.name for p in (out / "annotations").iterdir()] == ["instances_train.json"]
     bad = ds.with_images([ds.images[0].with_(file_name="../../etc/passwd")])
     out2 = tmp_path / "o2"
     out2.mkdir()

@@ -33,7 +33,9 @@ from seglab.core import (
 from seglab.core.errors import FormatError, UnsafeInputError
 from seglab.core.geometry import PolygonPart
 from seglab.core.raster import polygon_to_mask
-from seglab.formats import cvat
+from seglab.core.validation import validate
+from seglab.demo import build_sample_dataset
+from seglab.formats import cvat, registry
 from seglab.formats.base import ErrorPolicy, InvalidDataError, ReadOptions, WriteOptions
 from seglab.formats.media import FileMedia
 from seglab.formats.safe_io import write_png
@@ -547,7 +549,10 @@ def test_subset_option_writes_only_that_subset(tmp_path: Path) -> None:
     ds = Dataset(
         ONTOLOGY, (ImageRecord(1, "a.png", SIZE, subset="train"), ImageRecord(2, "b.png", SIZE, subset="val"))
     )
-    back, _ = write_read(tmp_path, ds, WriteOptions(copy_images=False, subset="val"))
+    registry.write_dataset(
+        ds, tmp_path / "val", "cvat", options=WriteOptions(copy_images=False, subset="val")
+    )
+    back, _ = registry.read_dataset(tmp_path / "val", "cvat")
     assert [i.file_name for i in back.images] == ["b.png"]
 
 
@@ -815,3 +820,75 @@ def test_labels_and_tags_missing_from_the_ontology_are_declared_and_reported(tmp
     }
     assert back.ontology.names[-1] == "stray" and back.ontology.tags[-1] == "odd"
     assert back.images[0].annotations[0].shape == Box(0, 0, 2, 2) and back.images[0].tags == ("odd",)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A class with a skeleton that also allows other shapes: one CVAT 'skeleton' label, its shapes from use
+
+SKELETON = Skeleton(("head", "hip"), ((0, 1),))
+
+
+def person_dataset(shapes: frozenset[ShapeType], *annotations: Annotation) -> Dataset:
+    person = LabelClass("person", (220, 20, 60), shapes=shapes, skeleton=SKELETON)
+    return Dataset(Ontology((person,)), (ImageRecord(1, "a.png", SIZE, annotations),))
+
+
+def test_skeleton_class_with_boxes_and_masks_round_trips_and_validates(tmp_path: Path) -> None:
+    mask = Mask.from_array(np.pad(np.ones((3, 2), bool), ((2, 7), (4, 10))))
+    ds = person_dataset(
+        frozenset({ShapeType.BOX, ShapeType.MASK, ShapeType.KEYPOINTS}),
+        Annotation(1, "person", Keypoints(np.array([[3.5, 2.0, 2], [4.0, 5.0, 1]])), group_id=7),
+        Annotation(2, "person", Box(3, 1.5, 6, 6), group_id=7),
+        Annotation(3, "person", mask, group_id=7),
+    )
+    back, report = write_read(tmp_path, ds)
+    assert report.lines() == []
+    assert back.ontology == ds.ontology
+    assert back.images[0].annotations == ds.images[0].annotations
+    assert validate(back) == []
+    xml = (tmp_path / "out" / cvat.ANNOTATIONS_FILE).read_text()
+    assert xml.count("<name>person</name>") == 1 and "<type>skeleton</type>" in xml
+
+
+def test_shapes_a_skeleton_class_allows_but_never_uses_are_reported(tmp_path: Path) -> None:
+    ds = person_dataset(
+        frozenset({ShapeType.BOX, ShapeType.MASK, ShapeType.POLYGON, ShapeType.KEYPOINTS}),
+        Annotation(1, "person", Box(0, 0, 2, 2)),
+    )
+    back, report = write_read(tmp_path, ds)
+    (lost,) = report.counts
+    assert lost.startswith("shapes a skeleton class allows that none of its annotations uses")
+    assert report.examples[lost] == "person: mask, polygon"
+    assert back.ontology["person"].shapes == {ShapeType.BOX, ShapeType.KEYPOINTS}
+    assert validate(back) == []
+
+
+def test_a_keypoints_only_skeleton_label_stays_keypoints_only(tmp_path: Path) -> None:
+    ds = person_dataset(frozenset({ShapeType.KEYPOINTS}))
+    back, report = write_read(tmp_path, ds)
+    assert not report and back.ontology == ds.ontology
+
+
+def test_demo_dataset_round_trips_through_cvat(tmp_path: Path) -> None:
+    ds = build_sample_dataset()
+    back, report = write_read(tmp_path, ds)
+    assert validate(back) == []
+    # Expected by the format: CVAT has no thing/stuff, skeleton sigmas or flip index, dataset description,
+    # one type per label (several allowed shapes -> 'any'), no polygon holes or multi-part polygons.
+    assert set(report.counts) == {
+        "polygon with holes written as a pixel-exact <mask>",
+        "attribute occluded=false (CVAT's default) read back as absent",
+        "multi-part polygon written as one <polygon> per part sharing a group_id",
+        "label allowing several shape types written as CVAT type 'any'",
+        "stuff kind (CVAT has no thing/stuff)",
+        "skeleton sigmas / flip index",
+        "dataset info field 'description'",
+    }
+    person, got = ds.ontology["person"], back.ontology["person"]
+    assert got.shapes == person.shapes
+    assert got.skeleton is not None and person.skeleton is not None
+    assert (got.skeleton.points, got.skeleton.edges) == (person.skeleton.points, person.skeleton.edges)
+    for want_image, got_image in zip(ds.images, back.images, strict=True):
+        want = [a for a in want_image.annotations if a.label == "person"]
+        have = [a for a in got_image.annotations if a.label == "person"]
+        assert [(a.shape, a.group_id) for a in have] == [(a.shape, a.group_id) for a in want]

@@ -22,9 +22,10 @@ from seglab.core.geometry import Box, Keypoints, Polygon, Polyline
 from seglab.core.mask import Mask
 from seglab.core.ontology import LabelClass, LabelKind, Ontology, default_color
 from seglab.core.raster import polygon_to_mask
-from seglab.formats import voc
+from seglab.formats import registry, voc
 from seglab.formats.base import ErrorPolicy, InvalidDataError, LossReport, ReadOptions, WriteOptions
-from seglab.formats.voc.pixels import paint_runs, rle_counts
+from seglab.formats.coco.shapes import decode_counts
+from seglab.formats.voc.pixels import paint_runs
 from tests.conftest import shared_data
 
 _counter = itertools.count()
@@ -485,7 +486,8 @@ def test_tags_and_subsets_round_trip(tmp_path: Path) -> None:
         ImageRecord(2, "b.jpg", ImageSize(4, 4), subset=None, tags=("cat", "dog")),
     )
     ds = Dataset(Ontology(tuple(Ontology.from_names(["background"]).classes), tags=("cat", "dog")), images)
-    dst, _ = write_voc(ds, tmp_path, WriteOptions(subset="misc"))
+    dst = tmp_path / "misc_default"
+    registry.write_dataset(ds, dst, "voc", options=WriteOptions(default_subset="misc"))
     assert (dst / "ImageSets" / "Main" / "cat_train.txt").read_text() == "a  0\n"
     assert (dst / "ImageSets" / "Main" / "dog_misc.txt").read_text() == "b  1\n"
     again, _ = read_voc(dst)
@@ -637,7 +639,7 @@ def test_run_painting_equals_pycocotools_decode() -> None:
             expected[decoded[:, :, i]] = i + 1
         assert np.array_equal(paint_runs(rles, h, w), expected)
         for i, rle in enumerate(rles):
-            counts = rle_counts(rle["counts"])
+            counts = decode_counts(rle["counts"])
             assert counts.sum() == h * w
             assert np.array_equal(counts[1::2].sum(), decoded[:, :, i].sum())
 

@@ -19,7 +19,7 @@ from seglab.core.dataset import ArrayMedia
 from seglab.core.errors import FormatError, UnsafeInputError
 from seglab.core.ontology import COCO_PERSON_SIGMAS, AttributeSpec, LabelClass, Skeleton
 from seglab.core.raster import polygon_to_mask
-from seglab.formats import yolo
+from seglab.formats import registry, yolo
 from seglab.formats.base import ErrorPolicy, InvalidDataError, ReadOptions, WriteOptions
 from seglab.formats.yolo import numbers
 from tests.conftest import shared_data
@@ -443,7 +443,7 @@ def test_subsets_survive(tmp_path: Path, subsets: list) -> None:
 
 def test_subset_filter_and_unsafe_names(tmp_path: Path) -> None:
     ds = make([image("a.png", 8, 8, [], "train"), image("b.png", 8, 8, [], "val")])
-    yolo.SPEC.write(ds, tmp_path / "one", WriteOptions(subset="val"))
+    registry.write_dataset(ds, tmp_path / "one", "yolo", options=WriteOptions(subset="val"))
     assert [i.file_name for i in read(tmp_path / "one")[0]] == ["b.png"]
     with pytest.raises(UnsafeInputError):
         yolo.SPEC.write(make([image("../../evil.png", 8, 8, [])]), tmp_path / "two", WriteOptions())

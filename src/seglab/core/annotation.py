@@ -23,7 +23,7 @@ class Source(StrEnum):
     MODEL = "model"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Annotation:
     """One object: ``label`` is the class name, ``shape`` its geometry in seglab's coordinates.
 

@@ -47,7 +47,7 @@ class ArrayMedia:
         return ImageSize.from_shape(self.pixels.shape)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ImageRecord:
     """One image: its file name (relative, with ``/``), size, annotations and image-level labels.
 

@@ -33,7 +33,7 @@ def _arrays_equal(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=True))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Box:
     """An axis-aligned box ``x_min, y_min, x_max, y_max``, optionally rotated.
 
@@ -118,7 +118,7 @@ class Box:
         return np.array([self.x_min, self.y_min, self.x_max, self.y_max], dtype=np.float64)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class PolygonPart:
     """One connected part of a polygon: an exterior ring and zero or more holes, each ``(N, 2)``.
 
@@ -167,7 +167,7 @@ def _open_ring(ring: object) -> np.ndarray:
     return arr
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Polygon:
     """A polygon of one or more parts, each with an exterior ring and holes.
 
@@ -272,7 +272,7 @@ class Polygon:
         return polygon_to_mask(self, width, height)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Polyline:
     """An open chain of points ``(N, 2)``, N >= 2 (lanes, wires, edges)."""
 
@@ -300,7 +300,7 @@ class Polyline:
         return self.points
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Keypoints:
     """Points ``(N, 3)`` of x, y and COCO visibility v: 0 not labeled, 1 labeled but occluded, 2 visible.
 

@@ -71,10 +71,25 @@ class ReadOptions:
 
 @dataclass
 class WriteOptions:
-    """``copy_images``: put the image files into the output layout (read from each record's media)."""
+    """How a dataset is written; each field means the same for every format.
+
+    ``copy_images``: put the image files into the output layout (read from each record's media).
+
+    ``subset`` and ``default_subset`` are applied once, by
+    :func:`~seglab.formats.registry.write_dataset`, before the format's writer runs (writers never see
+    them): ``subset`` keeps only the images of that subset (a filter); ``default_subset`` names the subset
+    of images that have none, in place of the format's own default (``default`` for COCO, COCO panoptic,
+    VOC and Cityscapes; ``train`` for YOLO when other images have a subset); a format without subsets
+    reports it as lost like any subset.
+
+    ``yolo_task``: the YOLO layout to write (``detect``, ``segment``, ``obb`` or ``pose``); None chooses
+    from the content. Other formats ignore it.
+    """
 
     copy_images: bool = True
     subset: str | None = None
+    default_subset: str | None = None
+    yolo_task: str | None = None
 
 
 @dataclass

@@ -54,7 +54,14 @@ from seglab.formats.label_maps import (
     split_area_annotations,
 )
 from seglab.formats.media import FileMedia, copy_media
-from seglab.formats.safe_io import IMAGE_EXTENSIONS, dump_json, image_size, load_json, write_png
+from seglab.formats.safe_io import (
+    IMAGE_EXTENSIONS,
+    dump_json,
+    image_size,
+    load_json,
+    read_text,
+    write_png,
+)
 
 NAME = "cityscapes"
 DEFAULT_SPLIT = "default"
@@ -226,10 +233,7 @@ def _read_label_colors(path: Path) -> ClassTable:
     classes: list[LabelClass] = []
     by_id: dict[int, LabelClass] = {}
     index = 0
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FormatError(f"cannot read: {exc}", file=str(path)) from None
+    lines = read_text(path).splitlines()
     for n, line in enumerate(lines, start=1):
         text = line.strip()
         if not text or text.startswith("#"):
@@ -456,7 +460,7 @@ class _Writer:
         return colors
 
     def key(self, image: ImageRecord) -> tuple[_Key, str]:
-        split = _safe_name(image.subset or self.options.subset or DEFAULT_SPLIT, "split")
+        split = _safe_name(image.subset or DEFAULT_SPLIT, "split")
         city_value = image.extra.get(CITY_KEY)
         city = _safe_name(city_value, "city") if isinstance(city_value, str) else DEFAULT_CITY
         stem, ext = _stem_and_ext(image.file_name)

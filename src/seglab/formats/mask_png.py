@@ -48,7 +48,7 @@ from seglab.formats.label_maps import (
     split_area_annotations,
 )
 from seglab.formats.media import FileMedia, copy_media
-from seglab.formats.safe_io import find_images, image_size, safe_relative, write_png
+from seglab.formats.safe_io import find_images, image_size, read_text, safe_relative, write_png
 
 NAME = "masks"
 IMAGES_DIR = "images"
@@ -72,14 +72,11 @@ class ClassTable:
 
 def read_classes(path: Path) -> ClassTable:
     """Parse ``classes.csv``; any malformed row fails the file (every mask depends on it)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
+    if not path.exists():
         raise FormatError(
             f"{CLASSES_FILE} is missing: it says which class each mask index is", file=str(path)
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FormatError(f"cannot read: {exc}", file=str(path)) from None
+        )
+    text = read_text(path)
     rows = csv.reader(io.StringIO(text))
     header = [h.strip().lower() for h in next(rows, [])]
     if "index" not in header or "name" not in header:

@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 from seglab.core.dataset import Dataset
@@ -144,9 +145,12 @@ def write_dataset(
     """Write ``dataset`` into the folder ``dst`` atomically: all of it appears, or nothing does.
 
     An existing non-empty ``dst`` is refused unless ``overwrite`` is set, in which case it is replaced
-    only once the new output is complete.
+    only once the new output is complete. ``options.subset`` (a filter) and ``options.default_subset``
+    are applied here, the same for every format, and cleared before the format's writer runs.
     """
     spec = get_format(format)
+    options = options or WriteOptions()
+    dataset = select_subset(dataset, options)
     target = Path(dst)
     if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
         raise FormatError(
@@ -155,7 +159,7 @@ def write_dataset(
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
-        report = spec.write(dataset, staging, options or WriteOptions())
+        report = spec.write(dataset, staging, replace(options, subset=None, default_subset=None))
         fsync_tree(staging)
         if target.exists():
             backup = target.with_name(f".{target.name}.old-{staging.name[-8:]}")
@@ -169,6 +173,25 @@ def write_dataset(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return report
+
+
+def select_subset(dataset: Dataset, options: WriteOptions) -> Dataset:
+    """The images ``options.subset`` keeps, those without a subset named ``options.default_subset``.
+
+    :func:`write_dataset` applies it; callers use it to see beforehand what will be written (applying it
+    twice changes nothing).
+    """
+    images = dataset.images
+    if options.subset is not None:
+        images = tuple(i for i in images if i.subset == options.subset)
+        if not images:
+            present = ", ".join(sorted(s if s is not None else "(none)" for s in dataset.subsets()))
+            raise FormatError(f"no image is in subset {options.subset!r} (subsets present: {present})")
+    if options.default_subset is not None:
+        if not options.default_subset.strip():
+            raise FormatError("the default subset name is empty")
+        images = tuple(i if i.subset is not None else i.with_(subset=options.default_subset) for i in images)
+    return dataset if images is dataset.images else dataset.with_images(images)
 
 
 def _fsync_dir(folder: Path) -> None:

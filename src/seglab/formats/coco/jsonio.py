@@ -267,5 +267,13 @@ class JsonObjectWriter:
             first = False
         self._fh.write(b"]")
 
+    def raw_array(self, key: str, elements: Iterable[bytes]) -> None:
+        """An array of elements already serialised by :func:`dumps` (kept as bytes, far smaller than the
+        objects they came from)."""
+        self._key(key)
+        self._fh.write(b"[")
+        self._fh.write(b",".join(elements))
+        self._fh.write(b"]")
+
     def close(self) -> None:
         self._fh.write(b"}")

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from seglab.core.annotation import Annotation
 from seglab.core.conventions import ImageSize
 from seglab.core.dataset import Dataset, ImageRecord
@@ -40,6 +42,8 @@ from seglab.formats.coco.constants import (
 from seglab.formats.coco.detection import classify, folder_jsons, peek_kind
 from seglab.formats.media import FileMedia
 from seglab.formats.safe_io import safe_relative
+
+STATS_BLOCK = 8192  # polygons whose derived bbox/area are computed together
 
 # What the streaming pass keeps of one annotation: the JSON without its geometry, and the parsed geometry
 # or the reason it is invalid.
@@ -259,15 +263,19 @@ class _Reader:
                 continue
             accepted.append((i, draft, raw, geometry, label))
             raw["_extra"], raw["_common"] = extra, common
-        # Derived bbox/area of every polygon at once; a file value that differs is kept in extra.
+        # Derived bbox/area of the polygons, vectorised a block at a time (each polygon's numbers do not
+        # depend on the others): at once, the temporaries of 100,000 polygons outweigh the dataset.
         polys = [g.area for _, _, _, g, _ in accepted if isinstance(g.area, Polygon)]
-        areas, boxes = shapes.polygon_stats(polys)
+        areas, boxes = np.zeros(0), np.zeros((0, 4))
         poly_index = 0
         for j, (_, draft, raw, geometry, label) in enumerate(accepted):
             accepted[j] = None  # type: ignore[call-overload]  # its JSON goes as its annotations come
             stats = None
             if isinstance(geometry.area, Polygon):
-                stats = (float(areas[poly_index]), boxes[poly_index].tolist())
+                row = poly_index % STATS_BLOCK
+                if row == 0:
+                    areas, boxes = shapes.polygon_stats(polys[poly_index : poly_index + STATS_BLOCK])
+                stats = (float(areas[row]), boxes[row].tolist())
                 poly_index += 1
             self._add(draft, raw, geometry, label, stats)
 

@@ -22,16 +22,20 @@ from seglab.formats.coco.constants import BBOX_TOLERANCE, BadObjectError, is_int
 Shape = Box | Polygon | Mask | Keypoints
 
 
-def decode_counts(counts: str) -> np.ndarray:
+def decode_counts(counts: str | bytes) -> np.ndarray:
     """The runs of a compressed RLE string (pycocotools' ``rleFrString``), vectorised, checked as it goes.
 
     pycocotools trusts these strings; decoding them here first means a hostile or corrupt RLE is rejected
-    with a reason instead of giving a wrong area or a failed decode much later.
+    with a reason instead of giving a wrong area or a failed decode much later. Takes pycocotools' own
+    ``bytes`` too (the VOC writer paints its runs without decoding them to pixels).
     """
     try:
-        chars = np.frombuffer(counts.encode("ascii"), dtype=np.uint8).astype(np.int64) - 48  # (L,)
+        raw = counts if isinstance(counts, bytes) else counts.encode("ascii")
     except UnicodeEncodeError:
         raise BadObjectError("RLE counts hold non-ASCII characters") from None
+    chars = np.frombuffer(raw, dtype=np.uint8).astype(np.int64) - 48  # (L,)
+    if chars.size == 0:
+        return np.zeros(0, dtype=np.int64)
     if ((chars < 0) | (chars > 63)).any():
         raise BadObjectError("RLE counts hold characters outside the RLE alphabet")
     more = (chars & 0x20) != 0

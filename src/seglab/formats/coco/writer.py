@@ -463,7 +463,8 @@ def _slice_json(
 def write(dataset: Dataset, dst: Path, options: WriteOptions) -> LossReport:
     """Write ``annotations/instances_<subset>.json`` per subset (and the images); return what was lost.
 
-    Images without a subset go to ``options.subset`` when given, else to ``default``.
+    Images without a subset go to ``default`` (the registry names them first when asked to:
+    ``WriteOptions.default_subset``).
     """
     with jsonio.without_gc():
         return _write(dataset, Path(dst), options)
@@ -501,7 +502,7 @@ def _write(dataset: Dataset, dst: Path, options: WriteOptions) -> LossReport:
     # Plan every file first: the ids written, and from them the keypoints ids the reader derives.
     plans: dict[str, _Plan] = {}
     for image in dataset.images:
-        subset = _safe_subset(image.subset or options.subset or DEFAULT_SUBSET)
+        subset = _safe_subset(image.subset or DEFAULT_SUBSET)
         plans.setdefault(subset, _Plan(subset, []))
     if not plans:
         subset = _safe_subset(options.subset or DEFAULT_SUBSET)

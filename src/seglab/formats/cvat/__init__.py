@@ -15,9 +15,12 @@ image: the two are never mixed (see :func:`cvat_rle_encode` / :func:`cvat_rle_de
 Mapping. Labels: ``<color>`` -> RGB, ``<type>`` -> allowed shapes, ``<attributes>`` -> typed
 :class:`AttributeSpec` (checkbox: bool, number: number with ``min/max/step`` lines in ``<values>``,
 radio/select: choice, text: text); a ``skeleton`` label with sublabels (``<parent>``) -> a class with a
-:class:`Skeleton` (points from the sublabels, edges from the ``<svg>`` lines' ``data-node-from/to``); ``tag``
-labels -> ontology tags. Shapes: ``occluded="1"`` -> attribute ``occluded: True``, ``z_order``, ``group_id``
-(0 is CVAT's "no group"), ``source`` (manual -> human, auto / semi-auto -> model, the exact word kept in
+:class:`Skeleton` (points from the sublabels, edges from the ``<svg>`` lines' ``data-node-from/to``) that
+allows keypoints plus every shape the document uses the label for (CVAT has one type per label, so a class
+with a skeleton that also allows boxes or masks is written as one ``skeleton`` label and its other shapes
+come back from use; allowed shapes no annotation uses are reported as lost); ``tag`` labels -> ontology
+tags. Shapes: ``occluded="1"`` -> attribute ``occluded: True``, ``z_order``, ``group_id`` (0 is CVAT's
+"no group"), ``source`` (manual -> human, auto / semi-auto -> model, the exact word kept in
 ``extra``), box ``rotation`` (degrees clockwise, as :class:`Box`), ``<points>`` -> keypoints with v = 2,
 ``<skeleton>`` -> keypoints with v = 0 for ``outside``, 1 for ``occluded``, else 2, ``<ellipse>`` -> a
 :data:`ELLIPSE_VERTICES`-gon with the exact ellipse in ``extra["cvat_ellipse"]`` (written back as an ellipse

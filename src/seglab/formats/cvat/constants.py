@@ -28,6 +28,16 @@ SHAPE_LABEL_TYPE = {
     ShapeType.KEYPOINTS: "points",
     ShapeType.MASK: "mask",
 }
+SHAPE_TAG_SHAPES: dict[str, ShapeType] = {
+    "box": ShapeType.BOX,
+    "polygon": ShapeType.POLYGON,
+    "ellipse": ShapeType.POLYGON,
+    "polyline": ShapeType.POLYLINE,
+    "points": ShapeType.KEYPOINTS,
+    "skeleton": ShapeType.KEYPOINTS,
+    "mask": ShapeType.MASK,
+}
+"""The shape type each CVAT shape element reads back as."""
 INPUT_TYPES = {
     "checkbox": AttributeType.BOOL,
     "number": AttributeType.NUMBER,

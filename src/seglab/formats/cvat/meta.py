@@ -7,7 +7,7 @@ import html
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from seglab.core.ontology import (
@@ -22,8 +22,9 @@ from seglab.core.ontology import (
 from seglab.formats.base import LossReport, ReadOptions
 from seglab.formats.cvat.attributes import raw_attribute, raw_from_spec, spec_from_raw
 from seglab.formats.cvat.constants import LABEL_TYPE_SHAPES, SHAPE_LABEL_TYPE
-from seglab.formats.cvat.text import hex_color, parse_color
+from seglab.formats.cvat.text import parse_color
 from seglab.formats.cvat.xml_nodes import Node, element_json, leaf, node_from_json
+from seglab.formats.label_maps import hex_color
 
 _SVG_TAG_RE = re.compile(r"<\s*(line|circle)\b([^>]*)>", re.I)
 _SVG_ATTR_RE = re.compile(r'([\w:.-]+)\s*=\s*"([^"]*)"')
@@ -92,6 +93,23 @@ class Labels:
     specs: dict[str, dict[str, AttributeSpec]] = field(default_factory=dict)
     point_specs: dict[tuple[str, str], dict[str, AttributeSpec]] = field(default_factory=dict)
     declared: bool = False
+    skeleton_types: set[str] = field(default_factory=set)
+    """Labels of CVAT type ``skeleton``: they allow keypoints plus the shapes the document uses them for."""
+
+    def widened(self, used: Mapping[str, set[ShapeType]]) -> dict[str, LabelClass]:
+        """The classes, each ``skeleton``-type one allowing also the shapes ``used`` with it.
+
+        CVAT has one type per label, so a class with a skeleton that also allows boxes or masks (a person
+        with its box, mask and keypoints) is written as a ``skeleton`` label; its other shapes are only
+        known from the annotations that use them.
+        """
+        out = dict(self.classes)
+        for name in self.skeleton_types:
+            cls = out.get(name)
+            extra_shapes = used.get(name, set()) - {ShapeType.KEYPOINTS}
+            if cls is not None and cls.shapes and extra_shapes:
+                out[name] = replace(cls, shapes=cls.shapes | extra_shapes)
+        return out
 
 
 def _derived_type(shapes: frozenset[ShapeType], skeleton: Skeleton | None) -> str | None:
@@ -178,6 +196,8 @@ def parse_labels(meta: Any, file: str, options: ReadOptions) -> Labels:
         if label_type == "skeleton" or subs:
             skeleton = _parse_skeleton_label(label_el, name, color, subs, extra, out, file, options)
         shapes = LABEL_TYPE_SHAPES.get(label_type, frozenset())
+        if label_type == "skeleton":
+            out.skeleton_types.add(name)
         if label_type != _derived_type(shapes, skeleton):
             extra["cvat_type"] = label_type
         out.classes[name] = LabelClass(
@@ -290,12 +310,25 @@ def label_node(name: str, color: str, label_type: str, attributes: Node) -> Node
     )
 
 
-def _label_type(cls: LabelClass, report: LossReport) -> str:
-    """CVAT's one label type: a skeleton class is ``skeleton``; the type read is kept while it fits."""
+def _label_type(cls: LabelClass, used: frozenset[ShapeType], report: LossReport) -> str:
+    """CVAT's one label type: a skeleton class is ``skeleton``; the type read is kept while it fits.
+
+    A ``skeleton`` label reads back as allowing keypoints plus the shapes written with it (``used``), so
+    a skeleton class's other allowed shapes survive exactly when annotations use them; the rest is a loss.
+    """
     if cls.skeleton is not None and cls.allows(ShapeType.KEYPOINTS):
-        if cls.shapes != frozenset({ShapeType.KEYPOINTS}):
+        allowed = cls.shapes or frozenset(ShapeType)
+        unused = allowed - used - {ShapeType.KEYPOINTS}
+        if unused:
             report.add(
-                "label with a skeleton allowing other shapes written as CVAT type 'skeleton'", cls.name
+                "shapes a skeleton class allows that none of its annotations uses (a CVAT 'skeleton' "
+                "label reads back as keypoints plus the shapes used)",
+                f"{cls.name}: {', '.join(sorted(unused))}",
+            )
+        if used - allowed:
+            report.add(
+                "annotations of shapes their skeleton class does not allow (read back as allowed)",
+                f"{cls.name}: {', '.join(sorted(used - allowed))}",
             )
         return "skeleton"
     kept = cls.extra.get("cvat_type")
@@ -312,8 +345,11 @@ def _label_type(cls: LabelClass, report: LossReport) -> str:
     return derived
 
 
-def class_nodes(cls: LabelClass, report: LossReport) -> list[Node]:
-    """A class's ``<label>`` and, for a skeleton, one ``<label>`` per point with ``<parent>``."""
+def class_nodes(cls: LabelClass, used: frozenset[ShapeType], report: LossReport) -> list[Node]:
+    """A class's ``<label>`` and, for a skeleton, one ``<label>`` per point with ``<parent>``.
+
+    ``used``: the shape types written for the class's annotations (see :func:`_label_type`).
+    """
     attr_extra = cls.extra.get("cvat_attributes", {})
     raws = []
     for spec in cls.attributes:
@@ -324,7 +360,7 @@ def class_nodes(cls: LabelClass, report: LossReport) -> list[Node]:
         raws.append(
             raw_from_spec(spec, attr_extra.get(spec.name, {}) if isinstance(attr_extra, Mapping) else {})
         )
-    label_type = _label_type(cls, report)
+    label_type = _label_type(cls, used, report)
     node = label_node(cls.name, hex_color(cls.color), label_type, attribute_specs_node(raws))
     for what, lost in (
         ("stuff kind (CVAT has no thing/stuff)", cls.kind is not LabelKind.THING),

@@ -15,7 +15,7 @@ from seglab.core.annotation import Annotation
 from seglab.core.conventions import ImageSize
 from seglab.core.dataset import Dataset, ImageRecord
 from seglab.core.errors import FormatError
-from seglab.core.ontology import LabelClass, Ontology, default_color
+from seglab.core.ontology import LabelClass, Ontology, ShapeType, default_color
 from seglab.formats.base import ReadOptions
 from seglab.formats.cvat.attributes import attribute_values
 from seglab.formats.cvat.constants import (
@@ -325,7 +325,12 @@ class _Reader:
         return _Frame(frame_no, name, size, media, subset)
 
     def dataset(self, frames: Mapping[int, _Frame], meta: Any, root_extra: list[dict[str, Any]]) -> Dataset:
-        ontology = Ontology(tuple(self.labels.classes.values()), tags=tuple(self.labels.tags))
+        used: dict[str, set[ShapeType]] = {}
+        for frame in frames.values():
+            for ann in frame.annotations:
+                used.setdefault(ann.label, set()).add(ann.kind)
+        classes = self.labels.widened(used)
+        ontology = Ontology(tuple(classes.values()), tags=tuple(self.labels.tags))
         images = []
         next_id = 1
         for frame in frames.values():

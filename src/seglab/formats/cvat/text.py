@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -12,8 +12,8 @@ from seglab.formats.cvat.constants import CANONICAL_SOURCE, MODEL_SOURCES
 from seglab.formats.safe_io import finite_number
 
 _INT_RE = re.compile(r"\s*[+-]?\d+\s*")
-_POINTS_RE = re.compile(r"[^;,]*,[^;,]*(?:;[^;,]*,[^;,]*)*")
 _COLOR_RE = re.compile(r"#([0-9a-fA-F]{6})")
+_POINTS_RE = re.compile(r"[^;,]*,[^;,]*(?:;[^;,]*,[^;,]*)*")
 
 
 def parse_color(text: str | None) -> tuple[int, int, int] | None:
@@ -23,11 +23,6 @@ def parse_color(text: str | None) -> tuple[int, int, int] | None:
         return None
     v = int(match.group(1), 16)
     return ((v >> 16) & 255, (v >> 8) & 255, v & 255)
-
-
-def hex_color(color: Sequence[int]) -> str:
-    """RGB as CVAT's ``#rrggbb``."""
-    return "#{:02x}{:02x}{:02x}".format(*(int(c) for c in color))
 
 
 def number_text(text: str, what: str) -> int | float:

@@ -14,14 +14,15 @@ from seglab.core.annotation import Annotation
 from seglab.core.conventions import ImageSize
 from seglab.core.dataset import Dataset, ImageRecord
 from seglab.core.errors import FormatError
-from seglab.core.ontology import AttributeSpec, default_color
+from seglab.core.ontology import AttributeSpec, ShapeType, default_color
 from seglab.formats.base import LossReport, WriteOptions
 from seglab.formats.cvat.attributes import fits_type, spec_from_raw, value_text
-from seglab.formats.cvat.constants import ANNOTATIONS_FILE, IMAGES_DIR, VERSION
+from seglab.formats.cvat.constants import ANNOTATIONS_FILE, IMAGES_DIR, SHAPE_TAG_SHAPES, VERSION
 from seglab.formats.cvat.meta import attribute_specs_node, class_nodes, label_node, meta_node
 from seglab.formats.cvat.shapes import ShapeWriter
-from seglab.formats.cvat.text import hex_color, source_word
+from seglab.formats.cvat.text import source_word
 from seglab.formats.cvat.xml_nodes import Node, kept_attrib, leaf, node_from_json, write_node
+from seglab.formats.label_maps import hex_color
 from seglab.formats.media import copy_media
 from seglab.formats.safe_io import safe_relative
 
@@ -38,9 +39,15 @@ class _Writer:
         self.extra_labels: list[str] = []
         self.extra_tags: list[str] = []
         self.shapes = ShapeWriter(self.ontology, report)
+        self.used: dict[str, set[ShapeType]] = {}
+        """The shape types written per label: what a ``skeleton`` label reads back as allowing."""
 
     def labels(self) -> list[Node]:
-        nodes = [n for cls in self.ontology.classes for n in class_nodes(cls, self.report)]
+        nodes = [
+            n
+            for cls in self.ontology.classes
+            for n in class_nodes(cls, frozenset(self.used.get(cls.name, ())), self.report)
+        ]
         for name in self.extra_labels:
             color = hex_color(default_color(len(nodes) + 1))
             nodes.append(label_node(name, color, "any", Node("attributes")))
@@ -161,6 +168,7 @@ class _Writer:
         shapes = self.shapes.geometry(ann, size, where)
         nodes = []
         for tag, geometry, group in shapes:
+            self.used.setdefault(ann.label, set()).add(SHAPE_TAG_SHAPES[tag])
             attrib = dict(common)
             if tag != "skeleton" or occluded is True:  # CVAT writes no occluded on a skeleton itself
                 attrib["occluded"] = "1" if occluded is True else "0"
@@ -184,7 +192,7 @@ def write(dataset: Dataset, dst: Path, options: WriteOptions) -> LossReport:
     """Write ``annotations.xml`` (and ``images/`` when asked) into the empty folder ``dst``."""
     report = LossReport()
     dst = Path(dst)
-    images = [i for i in dataset.images if options.subset is None or i.subset == options.subset]
+    images = dataset.images
     ids = [i.id for i in images]
     renumber = len(set(ids)) != len(ids)
     if renumber:

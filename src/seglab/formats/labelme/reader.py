@@ -21,7 +21,7 @@ from seglab.formats.labelme.embedded import EXTENSION_OF_FORMAT, EmbeddedMedia, 
 from seglab.formats.labelme.masks import mask_from_labelme
 from seglab.formats.labelme.shapes import canonical_points, parse_points, same_points, shape_from_points
 from seglab.formats.media import FileMedia
-from seglab.formats.safe_io import IMAGE_EXTENSIONS, image_header, load_json, safe_relative
+from seglab.formats.safe_io import IMAGE_EXTENSIONS, image_header, load_json, read_text, safe_relative
 
 
 def _is_labelme(data: object) -> bool:
@@ -40,11 +40,9 @@ def _read_names(path: Path) -> list[str]:
     """A LabelMe ``--labels`` / ``--flags`` list: one name per line, blank lines skipped."""
     if not path.is_file():
         return []
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FormatError(f"cannot read name list: {exc}", file=str(path)) from None
-    return list(dict.fromkeys(line.rstrip("\r") for line in text.split("\n") if line.strip()))
+    # Line ends only: splitlines() would also split names at \x1c-\x1e, \x85 and \u2028.
+    lines = read_text(path).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return list(dict.fromkeys(line for line in lines if line.strip()))
 
 
 def _int_size(value: object) -> int | None:

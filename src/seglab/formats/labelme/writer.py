@@ -249,7 +249,7 @@ def write(dataset: Dataset, out: Path, options: WriteOptions) -> LossReport:
     out = Path(out)
     report = LossReport()
     _report_ontology(dataset, report)
-    images = [i for i in dataset.images if options.subset is None or i.subset == options.subset]
+    images = dataset.images
     writer = _Writer(out, options, report)
     for image, json_name in zip(images, _json_names(images), strict=True):
         writer.image(image, json_name, dataset.ontology.tags)

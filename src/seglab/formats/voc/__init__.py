@@ -34,7 +34,7 @@ box; a box it had to derive from the pixels is marked ``<seglab_derived_box>`` s
 back as the mask alone, while other tools still see a VOC box. Class index 0 is background: when the
 ontology does not start with ``background`` / ``_background_``, the writer puts ``background`` first.
 
-Subsets: images without one are written to ``default`` (``WriteOptions.subset`` names another), and
+Subsets: images without one are written to ``default`` (``WriteOptions.default_subset`` names another), and
 ``default`` reads back as no subset. An image listed in several subsets (VOC's trainval = train + val) is
 given the smallest of them.
 """

@@ -17,6 +17,7 @@ from seglab.core.geometry import Box, Polygon
 from seglab.core.mask import Mask
 from seglab.core.raster import polygon_to_mask
 from seglab.formats.base import LossReport, ReadOptions
+from seglab.formats.coco.shapes import decode_counts
 from seglab.formats.safe_io import read_label_png
 from seglab.formats.voc.constants import BACKGROUND_NAMES, MAX_INDEX, VOC_COLORMAP, VOID
 from seglab.formats.voc.labelmap import LabelEntry
@@ -180,28 +181,6 @@ def _area_entries(
     return entries
 
 
-def rle_counts(counts: bytes) -> np.ndarray:
-    """Run lengths of a compressed COCO RLE string: pycocotools' ``rleFrString``, vectorised.
-
-    Each count is 5-bit groups (+48, bit 0x20 = more follows, 0x10 of the last group = negative); from
-    the third count on, a count is stored as the difference to the count two places before.
-    """
-    c = np.frombuffer(counts, dtype=np.uint8).astype(np.int64) - 48
-    if c.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    ends = np.flatnonzero((c & 0x20) == 0)  # last character of each count
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    width = ends - starts + 1
-    shift = 5 * (np.arange(c.size) - np.repeat(starts, width))
-    x = np.add.reduceat((c & 0x1F) << shift, starts)
-    negative = (c[ends] & 0x10) != 0
-    x[negative] -= np.left_shift(1, 5 * width[negative])
-    out = x.copy()
-    out[1::2] = np.cumsum(x[1::2])
-    out[2::2] = np.cumsum(x[2::2])
-    return out
-
-
 def paint_runs(rles: Sequence[dict], h: int, w: int) -> np.ndarray:
     """``(H, W)`` uint16: 1 + the index of the last RLE covering each pixel, 0 where none does.
 
@@ -210,7 +189,7 @@ def paint_runs(rles: Sequence[dict], h: int, w: int) -> np.ndarray:
     """
     starts, lengths, values = [], [], []
     for i, rle in enumerate(rles):
-        counts = rle_counts(rle["counts"])
+        counts = decode_counts(rle["counts"])
         ends = np.cumsum(counts)
         starts.append((ends - counts)[1::2])
         lengths.append(counts[1::2])

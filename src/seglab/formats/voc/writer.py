@@ -35,14 +35,11 @@ from seglab.formats.voc.xml_io import append_value, object_element, writable_ele
 
 
 def _image_size(image: ImageRecord) -> ImageSize | None:
-    if image.size is not None:
-        return image.size
-    if image.media is not None:
-        try:
-            return image.media.size()
-        except (FormatError, OSError):
-            pass
-    return next((a.shape.size for a in image.annotations if isinstance(a.shape, Mask)), None)
+    """The record's size, else its file's, else its masks' (VOC's ``<size>`` and PNGs need one)."""
+    try:
+        return image.require_size()
+    except (ValueError, FormatError, OSError):
+        return next((a.shape.size for a in image.annotations if isinstance(a.shape, Mask)), None)
 
 
 def _image_element(
@@ -91,8 +88,7 @@ def write(dataset: Dataset, dst: Path, options: WriteOptions) -> LossReport:
         losses.add(
             "dataset info (VOC has no dataset metadata)", ", ".join(sorted(map(str, dataset.info))[:5])
         )
-    default_subset = options.subset or DEFAULT_SUBSET
-    for name in {default_subset, *(i.subset for i in dataset.images if i.subset)}:
+    for name in {DEFAULT_SUBSET, *(i.subset for i in dataset.images if i.subset)}:
         if not file_safe(name):
             raise FormatError(f"subset {name!r} cannot be a file name in {SETS_DIR}/")
     if any(i.subset == DEFAULT_SUBSET for i in dataset.images):
@@ -111,7 +107,7 @@ def write(dataset: Dataset, dst: Path, options: WriteOptions) -> LossReport:
         if stem in stems:
             raise FormatError(f"images {stems[stem]!r} and {file_name!r} share the stem {stem!r} (a VOC id)")
         stems[stem] = file_name
-        subset = image.subset or default_subset
+        subset = image.subset or DEFAULT_SUBSET
         objects = plan_objects(image, losses)
         report_image_losses(image, objects, losses)
         size = _image_size(image)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from seglab.core.errors import FormatError, UnsafeInputError
-from seglab.formats.safe_io import find_images, load_yaml, safe_relative
+from seglab.formats.safe_io import find_images, load_yaml, read_text, safe_relative
 from seglab.formats.yolo.constants import (
     DARKNET_RESERVED,
     INFO_KEY,
@@ -121,7 +121,7 @@ def _split_entries(
         _collect_orphans(layout, rel, {r for _, r, _ in found})
         return rel, found
     if target.is_file() and target.suffix.lower() == ".txt":
-        text = _read_text(target)
+        text = read_text(target)
         for n, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
@@ -156,15 +156,6 @@ def _collect_orphans(layout: _Layout, image_dir: str, image_rels: set[str]) -> N
         rel[i] = "images"
         if "/".join(rel)[: -len(".txt")] not in stems and label not in known:
             layout.orphans.append((label, f"no image for this label file in {image_dir}/"))
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FormatError(f"not UTF-8 text (byte {exc.start})", file=str(path)) from None
-    except OSError as exc:
-        raise FormatError(f"cannot open: {exc.strerror}", file=str(path)) from None
 
 
 def _class_names(raw: Any, nc: Any, file: Path) -> list[str]:
@@ -344,7 +335,7 @@ def _assign_subsets(layout: _Layout, per_split: dict[str, tuple[tuple[str, ...],
 def _darknet_layout(data_file: Path) -> _Layout:
     root = data_file.parent
     config: dict[str, str] = {}
-    for n, line in enumerate(_read_text(data_file).splitlines(), 1):
+    for n, line in enumerate(read_text(data_file).splitlines(), 1):
         text = line.split("#", 1)[0].strip()
         if not text:
             continue
@@ -378,7 +369,7 @@ def _darknet_layout(data_file: Path) -> _Layout:
 def _names_file(path: Path) -> list[str]:
     if not path.is_file():
         raise FormatError("class names file not found", file=str(path))
-    names = [line.strip() for line in _read_text(path).splitlines() if line.strip()]
+    names = [line.strip() for line in read_text(path).splitlines() if line.strip()]
     dup = [n for n, c in Counter(names).items() if c > 1]
     if dup:
         raise FormatError(f"class name {dup[0]!r} appears twice", file=str(path))

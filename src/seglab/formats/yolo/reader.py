@@ -9,7 +9,6 @@ A pose line becomes a Box and a Keypoints sharing a ``group_id``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,6 +24,7 @@ from seglab.core.geometry import Box, Keypoints, Polygon
 from seglab.core.ontology import COCO_PERSON_KEYPOINTS, Ontology, Skeleton, coco_person_skeleton
 from seglab.formats.base import ReadOptions
 from seglab.formats.media import FileMedia
+from seglab.formats.safe_io import finite_number, read_text
 from seglab.formats.yolo.constants import CORNERS_KEY, NAMES_FILES, TOLERANCE
 from seglab.formats.yolo.layout import _find_layout, _Layout, _yaml_has_names
 
@@ -82,16 +82,7 @@ def _line_kind(n: int, spec: _LineSpec) -> str:
 
 
 def _numbers(tokens: Sequence[str]) -> list[float]:
-    out = []
-    for i, token in enumerate(tokens):
-        try:
-            value = float(token)
-        except ValueError:
-            raise ValueError(f"column {i + 1}: {token!r} is not a number") from None
-        if not math.isfinite(value):
-            raise ValueError(f"column {i + 1}: {token!r} is not a finite number")
-        out.append(value)
-    return out
+    return [finite_number(token, what=f"column {i + 1}") for i, token in enumerate(tokens)]
 
 
 def _range_problem(values: np.ndarray, what: str) -> str | None:
@@ -196,13 +187,11 @@ def read(path: Path, options: ReadOptions) -> Dataset:
             rows.append([])
             continue
         try:
-            text = entry.label.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            options.reject(entry.label, "file", f"not UTF-8 text (byte {exc.start})")
+            text = read_text(entry.label)
+        except FormatError as exc:  # not UTF-8, or unreadable: this file's problem, not the dataset's
+            options.reject(entry.label, "file", exc.reason)
             rows.append(None)
             continue
-        except OSError as exc:
-            raise FormatError(f"cannot open: {exc.strerror}", file=str(entry.label)) from None
         rows.append([(n, line.split()) for n, line in enumerate(text.splitlines(), 1) if line.strip()])
     spec = _line_spec(layout, [len(t) - 1 for r in rows if r for _, t in r])
 

@@ -54,6 +54,23 @@ def _where(image: ImageRecord, ann: Annotation | None = None) -> str:
     return f"image {image.file_name}" + (f" annotation {ann.id}" if ann is not None else "")
 
 
+def _tally(report: LossReport, what: str, ann: Annotation) -> None:
+    """``report.add(what, f"annotation {ann.id}")`` with the example text built only the first time."""
+    if what in report.examples:
+        report.counts[what] += 1
+    else:
+        report.add(what, f"annotation {ann.id}")
+
+
+def _note(report: LossReport, what: str, image: ImageRecord, ann: Annotation | None = None) -> None:
+    """``report.add(what, _where(image, ann))``, the example text built only for the first of its kind:
+    this runs per object, 100,000 times on a big dataset."""
+    if what in report.examples:
+        report.counts[what] += 1
+    else:
+        report.add(what, _where(image, ann))
+
+
 def _box_points(box: Box) -> np.ndarray:
     return np.array([[box.x_min, box.y_min], [box.x_max, box.y_max]], dtype=np.float64)
 
@@ -99,19 +116,19 @@ def _polygon_rings(shape: Polygon | Mask, image: ImageRecord, ann: Annotation, r
     """The exterior rings to write for a polygon or mask (one line each), reporting what they lose."""
     if isinstance(shape, Mask):
         polygon = _mask_outline(shape)
-        report.add("masks written as their exact pixel-outline polygons", _where(image, ann))
+        _note(report, "masks written as their exact pixel-outline polygons", image, ann)
     else:
         polygon = shape
     parts = polygon.parts
     if len(parts) == 1 and not parts[0].holes and len(parts[0].exterior) >= 3:
         return [parts[0].exterior]  # the common case, without the checks below
     if polygon.has_holes:
-        report.add("polygon holes filled (YOLO polygons have no holes)", _where(image, ann))
+        _note(report, "polygon holes filled (YOLO polygons have no holes)", image, ann)
     rings = [p.exterior for p in parts if len(p.exterior) >= 3]
     if len(rings) < len(parts):
-        report.add("polygon parts with fewer than 3 points left out", _where(image, ann))
+        _note(report, "polygon parts with fewer than 3 points left out", image, ann)
     if len(rings) > 1:
-        report.add("multi-part polygons split into separate objects", _where(image, ann))
+        _note(report, "multi-part polygons split into separate objects", image, ann)
     return rings
 
 
@@ -138,22 +155,25 @@ def _source_corners(ann: Annotation) -> np.ndarray:
 
 
 def _polygon_bounds(images: Sequence[ImageRecord]) -> dict[int, np.ndarray]:
-    """id(polygon) -> its ``(2, 2)`` min/max corners, for every polygon of the images in one pass."""
+    """id(polygon) -> its ``(2, 2)`` min/max corners, for every polygon of the images, vectorised over
+    blocks of ``BOUNDS_BLOCK`` polygons (all at once, the vertex copy would outweigh the dataset)."""
     polys = [a.shape for i in images for a in i.annotations if isinstance(a.shape, Polygon) and a.shape.parts]
-    if not polys:
-        return {}
-    counts = [len(p.parts) for p in polys]
-    rings = [part.exterior for p in polys for part in p.parts]
-    lengths = np.fromiter((len(r) for r in rings), dtype=np.int64, count=len(rings))
-    if (lengths == 0).any():
-        return {}  # degenerate rings: bounds one by one
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    pts = np.concatenate(rings)  # (V, 2)
-    lo, hi = np.minimum.reduceat(pts, starts, axis=0), np.maximum.reduceat(pts, starts, axis=0)  # (R, 2)
-    first = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    lo, hi = np.minimum.reduceat(lo, first, axis=0), np.maximum.reduceat(hi, first, axis=0)  # (P, 2)
-    corners = np.stack([lo, hi], axis=1)  # (P, 2, 2)
-    return {id(p): corners[i] for i, p in enumerate(polys)}
+    out: dict[int, np.ndarray] = {}
+    for start in range(0, len(polys), BOUNDS_BLOCK):
+        block = polys[start : start + BOUNDS_BLOCK]
+        counts = [len(p.parts) for p in block]
+        rings = [part.exterior for p in block for part in p.parts]
+        lengths = np.fromiter((len(r) for r in rings), dtype=np.int64, count=len(rings))
+        if (lengths == 0).any():
+            continue  # degenerate rings: bounds one by one
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        pts = np.concatenate(rings)  # (V, 2)
+        lo, hi = np.minimum.reduceat(pts, starts, axis=0), np.maximum.reduceat(pts, starts, axis=0)  # (R, 2)
+        first = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        lo, hi = np.minimum.reduceat(lo, first, axis=0), np.maximum.reduceat(hi, first, axis=0)  # (P, 2)
+        corners = np.stack([lo, hi], axis=1)  # (P, 2, 2)
+        out.update((id(p), corners[i]) for i, p in enumerate(block))
+    return out
 
 
 def _shape_objects(
@@ -167,14 +187,14 @@ def _shape_objects(
     """Objects for one non-keypoint annotation in a task (``bounds``: from :func:`_polygon_bounds`)."""
     shape = ann.shape
     if isinstance(shape, Polyline):
-        report.add("polylines left out (YOLO has no lines)", _where(image, ann))
+        _note(report, "polylines left out (YOLO has no lines)", image, ann)
         return []
     if isinstance(shape, Keypoints):
-        report.add(f"keypoints left out (task {task} has none)", _where(image, ann))
+        _note(report, f"keypoints left out (task {task} has none)", image, ann)
         return []
     if task == "segment":
         if isinstance(shape, Box):
-            report.add("boxes written as 4-point polygons (segment task)", _where(image, ann))
+            _note(report, "boxes written as 4-point polygons (segment task)", image, ann)
             corners = shape.corners() if shape.rotation else _rect(shape)
             return [_Object(cls, "polygon", corners, sources=(ann,))]
         return [
@@ -184,23 +204,21 @@ def _shape_objects(
     if task == "obb":
         if isinstance(shape, Box):
             return [_Object(cls, "obb", _source_corners(ann), sources=(ann,))]
-        report.add(
-            "polygons and masks written as their minimum rotated rectangle (obb task)", _where(image, ann)
-        )
+        _note(report, "polygons and masks written as their minimum rotated rectangle (obb task)", image, ann)
         geom = shape.to_shapely() if isinstance(shape, Polygon) else _mask_outline(shape).to_shapely()
         rect = shapely.oriented_envelope(geom)
         ring = np.asarray(rect.exterior.coords)[:4] if rect.geom_type == "Polygon" else None
         if ring is None or len(ring) < 4:
-            report.add("degenerate shapes left out", _where(image, ann))
+            _note(report, "degenerate shapes left out", image, ann)
             return []
         return [_Object(cls, "obb", ring, sources=(ann,))]
     # detect and pose: an axis-aligned box
     if isinstance(shape, Box):
         if shape.rotation % 360 != 0:
-            report.add(f"rotated boxes written as axis-aligned bounds ({task} task)", _where(image, ann))
+            _note(report, f"rotated boxes written as axis-aligned bounds ({task} task)", image, ann)
             shape = shape.bounds()
         return [_Object(cls, "box", _box_points(shape), sources=(ann,))]
-    report.add(f"polygons and masks written as their bounding boxes ({task} task)", _where(image, ann))
+    _note(report, f"polygons and masks written as their bounding boxes ({task} task)", image, ann)
     known = bounds.get(id(shape)) if bounds is not None else None
     return [_Object(cls, "box", known if known is not None else _box_points(shape.bounds()), sources=(ann,))]
 
@@ -236,15 +254,13 @@ def _pose_objects(image: ImageRecord, names: list[str], k: int, report: LossRepo
             box_ann, kp_ann = box_of.get(id(a)), a
         elif isinstance(a.shape, Polygon | Mask) and (a.group_id, a.label) in grouped:
             # the outline of a person whose keypoints went with the group's box (OCHuman): one line each
-            report.add(
-                "outlines of pose objects left out (the pose line holds the group's box)", _where(image, a)
-            )
+            _note(report, "outlines of pose objects left out (the pose line holds the group's box)", image, a)
             emitted.add(id(a))
             continue
         else:
             for obj in _shape_objects("pose", cls, image, a, report):
-                report.add(
-                    "objects without keypoints written with all keypoints unlabeled (v=0)", _where(image, a)
+                _note(
+                    report, "objects without keypoints written with all keypoints unlabeled (v=0)", image, a
                 )
                 obj.kind, obj.keypoints, obj.score = "pose", np.zeros((k, 3)), a.score
                 objects.append(obj)
@@ -389,8 +405,7 @@ def write(dataset: Dataset, dst: Path, options: WriteOptions, task: str | None =
     """Write the Ultralytics layout into the empty folder ``dst``; returns what YOLO could not carry.
 
     ``task`` (detect, segment, obb, pose) defaults to the content: pose if any keypoints, else segment
-    if any polygon or mask, else obb if any rotated box, else detect. ``options.subset`` writes only the
-    images of that subset.
+    if any polygon or mask, else obb if any rotated box, else detect; ``options.yolo_task`` when not given.
     """
     with _without_gc():
         return _write(dataset, Path(dst), options, task)
@@ -411,8 +426,8 @@ def _without_gc() -> Iterator[None]:
 
 def _write(dataset: Dataset, dst: Path, options: WriteOptions, task: str | None) -> LossReport:
     report = LossReport()
-    images = [i for i in dataset.images if options.subset is None or i.subset == options.subset]
-    task = task or _auto_task(dataset, images)
+    images = list(dataset.images)
+    task = task or options.yolo_task or _auto_task(dataset, images)
     if task not in TASKS:
         raise ValueError(f"task {task!r} is not one of {list(TASKS)}")
     names = dataset.ontology.names
@@ -431,7 +446,7 @@ def _write(dataset: Dataset, dst: Path, options: WriteOptions, task: str | None)
         if len(known) < len(image.annotations):
             for a in image.annotations:
                 if a.label not in index:
-                    report.add("annotations of classes missing from the ontology left out", _where(image, a))
+                    _note(report, "annotations of classes missing from the ontology left out", image, a)
         if task == "pose":
             objects = _pose_objects(image.with_annotations(known), names, k, report)
         else:
@@ -492,7 +507,8 @@ def _write(dataset: Dataset, dst: Path, options: WriteOptions, task: str | None)
     return report
 
 
-CHUNK_POINTS = 200_000  # coordinates normalised and formatted at once
+CHUNK_POINTS = 50_000  # coordinates normalised and formatted at once (their text is a transient)
+BOUNDS_BLOCK = 8192  # polygons whose bounds are computed together
 
 
 def _chunks(
@@ -533,22 +549,21 @@ def _report_annotation(
     a: Annotation, task: str, conf: bool, expected: Source, report: LossReport, paired: bool = False
 ) -> None:
     """Report what of one annotation YOLO cannot hold (one check after another: this runs per object)."""
-    where = f"annotation {a.id}"
     if a.attributes:
-        report.add("attributes", where)
+        _tally(report, "attributes", a)
     if a.crowd:
-        report.add("crowd flags", where)
+        _tally(report, "crowd flags", a)
     if a.track_id is not None:
-        report.add("track ids", where)
+        _tally(report, "track ids", a)
     if a.uncertainty is not None:
-        report.add("uncertainties", where)
+        _tally(report, "uncertainties", a)
     if a.z_order:
-        report.add("z-order", where)
+        _tally(report, "z-order", a)
     if a.score is not None and not conf:
-        report.add("scores (only written when every object has one)", where)
+        _tally(report, "scores (only written when every object has one)", a)
     if a.source is not expected:
-        report.add("sources human/model (read back from the confidence column)", where)
+        _tally(report, "sources human/model (read back from the confidence column)", a)
     if a.extra and any(k != CORNERS_KEY for k in a.extra):
-        report.add("annotation extra fields", where)
+        _tally(report, "annotation extra fields", a)
     if a.group_id is not None and (task != "pose" or not (paired or isinstance(a.shape, Keypoints | Box))):
-        report.add("group ids (only pose box/keypoint pairs are kept)", where)
+        _tally(report, "group ids (only pose box/keypoint pairs are kept)", a)
