@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import NamedTuple
 
 import numpy as np
 from pycocotools import mask as coco_mask
@@ -25,6 +27,8 @@ from seglab.core.errors import SeglabError
 from seglab.core.geometry import Box, Keypoints, Polygon
 from seglab.core.mask import Mask
 from seglab.core.raster import polygon_to_mask
+
+_NO_ATTRIBUTES: Mapping[str, AttributeValue] = MappingProxyType({})
 
 
 class MetricInputError(SeglabError):
@@ -133,9 +137,12 @@ def _hint_region(value: object) -> Polygon | Mask | None:
     return None
 
 
-@dataclass(frozen=True)
-class LabeledObject:
-    """One object of one image: its class, flags and every piece of geometry its annotations give."""
+class LabeledObject(NamedTuple):
+    """One object of one image: its class, flags and every piece of geometry its annotations give.
+
+    A named tuple rather than a frozen dataclass: every COCO evaluation builds one per object of the whole
+    dataset, and a tuple is several times cheaper to create while staying immutable.
+    """
 
     label: str
     crowd: bool = False
@@ -145,7 +152,7 @@ class LabeledObject:
     regions: tuple[Polygon | Mask, ...] = ()
     keypoints: Keypoints | None = None
     area_hint: float | None = None
-    attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
+    attributes: Mapping[str, AttributeValue] = _NO_ATTRIBUTES
     annotation_ids: tuple[int, ...] = ()
 
     @property
@@ -193,51 +200,77 @@ class LabeledObject:
 
 
 def objects(annotations: Sequence[Annotation]) -> list[LabeledObject]:
-    """Group an image's annotations into objects (same class and ``group_id``), in first-seen order."""
-    groups: dict[tuple, list[Annotation]] = {}
+    """Group an image's annotations into objects (same class and ``group_id``), in first-seen order.
+
+    This runs once per annotation of a whole dataset before every COCO evaluation, so the common case (an
+    annotation that is its own object, with no source hints) takes a short path.
+    """
+    groups: dict[object, list[Annotation]] = {}
     for index, ann in enumerate(annotations):
-        key = ("group", ann.label, ann.group_id) if ann.group_id is not None else ("single", index)
-        groups.setdefault(key, []).append(ann)
-    out = []
-    for members in groups.values():
-        box = hint_box = area = keypoints = score = None
-        crowd = False
-        regions: list[Polygon | Mask] = []
-        hinted: list[Polygon | Mask] = []
-        attributes: dict[str, AttributeValue] = {}
-        for a in members:
-            shape = a.shape
-            if isinstance(shape, Polygon | Mask):
-                regions.append(shape)
-            elif isinstance(shape, Box):
-                box = box or shape
-            elif isinstance(shape, Keypoints):
-                keypoints = keypoints or shape
-            crowd = crowd or a.crowd
-            if a.score is not None:
-                score = a.score if score is None else max(score, a.score)
-            if a.attributes:
-                attributes.update(a.attributes)
-            if a.extra:  # the source's own bbox, area and (for keypoints) outline
-                hint_box = hint_box or _hint_box(a.extra.get("bbox"))
-                area = area if area is not None else _finite_number(a.extra.get("area"))
-                if (r := _hint_region(a.extra.get("segmentation"))) is not None:
-                    hinted.append(r)
-        out.append(
-            LabeledObject(
-                label=members[0].label,
-                crowd=crowd,
-                score=score,
-                box=box,
-                bbox_hint=hint_box,
-                regions=tuple(regions or hinted),
-                keypoints=keypoints,
-                area_hint=area,
-                attributes=attributes,
-                annotation_ids=tuple(a.id for a in members),
-            )
-        )
-    return out
+        key = index if ann.group_id is None else (ann.label, ann.group_id)
+        members = groups.get(key)
+        if members is None:
+            groups[key] = [ann]
+        else:
+            members.append(ann)
+    return [
+        _single_object(members[0]) if len(members) == 1 else _grouped_object(members)
+        for members in groups.values()
+    ]
+
+
+def _single_object(ann: Annotation) -> LabeledObject:
+    """The object of one annotation; the same as ``_grouped_object([ann])``, without its loops."""
+    if ann.extra or ann.attributes:
+        return _grouped_object([ann])
+    shape = ann.shape
+    return LabeledObject(
+        label=ann.label,
+        crowd=ann.crowd,
+        score=ann.score,
+        box=shape if isinstance(shape, Box) else None,
+        regions=(shape,) if isinstance(shape, Polygon | Mask) else (),
+        keypoints=shape if isinstance(shape, Keypoints) else None,
+        annotation_ids=(ann.id,),
+    )
+
+
+def _grouped_object(members: Sequence[Annotation]) -> LabeledObject:
+    box = hint_box = area = keypoints = score = None
+    crowd = False
+    regions: list[Polygon | Mask] = []
+    hinted: list[Polygon | Mask] = []
+    attributes: dict[str, AttributeValue] = {}
+    for a in members:
+        shape = a.shape
+        if isinstance(shape, Polygon | Mask):
+            regions.append(shape)
+        elif isinstance(shape, Box):
+            box = box or shape
+        elif isinstance(shape, Keypoints):
+            keypoints = keypoints or shape
+        crowd = crowd or a.crowd
+        if a.score is not None:
+            score = a.score if score is None else max(score, a.score)
+        if a.attributes:
+            attributes.update(a.attributes)
+        if a.extra:  # the source's own bbox, area and (for keypoints) outline
+            hint_box = hint_box or _hint_box(a.extra.get("bbox"))
+            area = area if area is not None else _finite_number(a.extra.get("area"))
+            if (r := _hint_region(a.extra.get("segmentation"))) is not None:
+                hinted.append(r)
+    return LabeledObject(
+        label=members[0].label,
+        crowd=crowd,
+        score=score,
+        box=box,
+        bbox_hint=hint_box,
+        regions=tuple(regions or hinted),
+        keypoints=keypoints,
+        area_hint=area,
+        attributes=attributes,
+        annotation_ids=tuple(a.id for a in members),
+    )
 
 
 def _single_ring(obj: LabeledObject) -> list[float] | None:

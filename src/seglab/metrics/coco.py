@@ -246,7 +246,8 @@ def _check_points(obj: LabeledObject, kp_points: dict[str, int]) -> list[float]:
     return obj.keypoints.flat()
 
 
-Pixels = tuple[dict, float] | None  # an object's RLE and its pixel area, when the task needs them
+# An object's RLE, pixel area and COCO box (x, y, w, h) of its pixels, when the task needs them.
+Pixels = tuple[dict, float, list[float]] | None
 
 
 def _pixels(objs: list[LabeledObject], task: str, size, *, gt_side: bool) -> list[Pixels]:
@@ -266,9 +267,10 @@ def _pixels(objs: list[LabeledObject], task: str, size, *, gt_side: bool) -> lis
     out: list[Pixels] = [None] * len(objs)
     if wanted:
         rles = object_rles([objs[i] for i in wanted], size)
-        areas = coco_mask.area(rles)
-        for i, rle, area in zip(wanted, rles, areas.tolist(), strict=True):
-            out[i] = (rle, float(area))
+        areas = coco_mask.area(rles).tolist()
+        boxes = coco_mask.toBbox(rles).tolist()  # one call for all: per-object calls cost more than the C
+        for i, rle, area, box in zip(wanted, rles, areas, boxes, strict=True):
+            out[i] = (rle, float(area), box)
     return out
 
 
@@ -279,10 +281,10 @@ def _gt_dict(
     if task == "masks":
         if pixels is None:
             return None
-        rle, area = pixels
+        rle, area, box = pixels
         ann["segmentation"] = rle
         ann["area"] = obj.area_hint if obj.area_hint is not None else area
-        ann["bbox"] = [float(v) for v in coco_mask.toBbox(rle)]
+        ann["bbox"] = box
         return ann
     if task == "keypoints":
         if obj.keypoints is None:
@@ -326,7 +328,7 @@ def _det_dict(
         return det
     if pixels is None:
         return None
-    rle, area = pixels
+    rle, area, _box = pixels
     if not obj.regions:  # a box only: loadRes gives a box result the box's polygon and width x height
         counts["box-as-mask"] += 1
         bbox = _xywh(obj)
