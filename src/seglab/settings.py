@@ -60,13 +60,39 @@ class Settings(BaseSettings):
     job_timeout_s: int = 6 * 3600  # RQ's hard limit on one job
     # Folders on the server that imports may read (``SEGLAB_IMPORT_ROOTS=/data/a:/data/b``); none by default.
     import_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    # S3 prefixes that imports may read (``SEGLAB_S3_IMPORT_ROOTS=s3://bucket/a,s3://other``), through the
+    # same endpoint and credentials as the storage; none by default.
+    s3_import_roots: Annotated[list[str], NoDecode] = Field(default_factory=list)
     download_link_minutes: int = 60  # how long an export's download link works
+    export_keep_hours: float = 24.0  # an export's file is deleted this long after the job finished
+
+    # Housekeeping, run in the background of every server and worker process.
+    maintenance_minutes: float = 10.0  # expired exports and dead blob claims are cleaned this often
+    gc_hours: float = 24.0  # unreferenced blobs are collected this often (0: only by `seglab gc`)
+    gc_grace_minutes: float = 120.0  # a blob younger than this is never collected (writes in flight)
+    blob_claim_minutes: float = 60.0  # how long an upload may take between storing a blob and its row
 
     @field_validator("import_roots", mode="before")
     @classmethod
     def _split_roots(cls, value: object) -> object:
         if isinstance(value, str):
             return [Path(v) for v in value.split(os.pathsep) if v.strip()]
+        return value
+
+    @field_validator("s3_import_roots", mode="before")
+    @classmethod
+    def _split_s3_roots(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [v for v in value.replace(",", " ").split() if v]
+        return value
+
+    @field_validator("s3_import_roots")
+    @classmethod
+    def _check_s3_roots(cls, value: list[str]) -> list[str]:
+        for root in value:
+            bucket = root.removeprefix("s3://").split("/", 1)[0]
+            if not root.startswith("s3://") or not bucket:
+                raise ValueError(f"an S3 import root is s3://bucket or s3://bucket/prefix, not {root!r}")
         return value
 
     def resolved(self) -> Settings:

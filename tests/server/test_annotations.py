@@ -7,9 +7,11 @@ import json
 from typing import Any
 
 import numpy as np
+import orjson
+import pytest
 from pycocotools import mask as coco_mask
 
-from tests.server.conftest import Client, World, box, write_headers
+from tests.server.conftest import ONTOLOGY, Client, World, box, write_headers
 
 W, H = 64, 48
 
@@ -110,6 +112,13 @@ def test_every_shape_round_trips_exactly(world: World) -> None:
     # Saving what was loaded changes nothing and makes no new version.
     again = owner.put(url, json={"annotations": got}, headers=write_headers(1))
     assert again.status_code == 200 and again.json()["version"] == 1
+    # A load the server's cache cannot answer (after a per-object edit) reads the database: the same
+    # objects, in the same canonical encoding, byte for byte.
+    patched = owner.patch(f"{url}/5", json={"z_order": 2}, headers=write_headers(1))
+    assert patched.status_code == 200, patched.text
+    cold = owner.get(url)
+    assert cold.json()["annotations"] == [*got[:4], {**got[4], "z_order": 2}]
+    assert cold.content == orjson.dumps(cold.json())
 
 
 def test_uncompressed_mask_counts_are_stored_as_canonical_rle(world: World) -> None:
@@ -315,3 +324,117 @@ def test_the_queue_hands_each_annotator_their_own_next_image(world: World) -> No
     viewer = world.user("viewer")
     owner.post(f"/api/projects/{pid}/members", json={"user_id": viewer.user_id, "role": "viewer"})
     assert viewer.get(url).status_code == 403
+
+
+def _history_row(world: World, image_id: int, version: int) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from seglab.storage.models import HistoryRow
+
+    def read(s: Any) -> list[dict[str, Any]]:
+        return list(
+            s.scalar(
+                select(HistoryRow.changes).where(
+                    HistoryRow.image_id == image_id, HistoryRow.version == version
+                )
+            )
+        )
+
+    return world.services.db.read(read)
+
+
+def test_a_whole_image_save_stores_only_what_changed_with_its_before_and_after(world: World) -> None:
+    owner, pid, iid, url = _setup(world)
+    polygon = {
+        "label": "road",
+        "kind": "polygon",
+        "polygon": {"parts": [{"exterior": [[1, 1], [9, 1], [5, 8]]}]},
+    }
+    v1 = owner.put(
+        url, json={"annotations": [box(x=1.0), box(x=5.5), polygon, box(x=9.0)]}, headers=write_headers(0)
+    ).json()
+    one, two, three, four = v1["annotations"]
+    assert three["polygon"]["parts"][0]["exterior"] == [[1.0, 1.0], [9.0, 1.0], [5.0, 8.0]]
+
+    # Sent back as another client writes JSON: keys reordered, spaces, 5 for 5.0. The same objects.
+    reordered = {k: one[k] for k in reversed(list(one))}
+    integral = json.loads(json.dumps(three).replace(".0,", ",").replace(".0]", "]"))
+    assert integral["polygon"]["parts"][0]["exterior"][0] == [1, 1]  # ints where the server has floats
+    moved = {**two, "box": {**two["box"], "x_min": 6.25}}
+    body = json.dumps({"annotations": [reordered, moved, integral, box(x=20.0)]}, indent=1)
+    r = owner.put(url, content=body, headers={**write_headers(1), "Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    v2 = r.json()
+    assert v2["version"] == 2 and [a["id"] for a in v2["annotations"]] == [1, 2, 3, 5]
+    assert v2["annotations"][0] == one and v2["annotations"][2] == three  # kept as stored
+    changes = _history_row(world, iid, 2)
+    assert [(c["op"], c["id"]) for c in changes] == [("delete", 4), ("update", 2), ("create", 5)]
+    assert changes[0]["before"] == four and changes[0]["after"] is None
+    assert changes[1]["before"] == two and changes[1]["after"] == v2["annotations"][1]
+    assert changes[2]["before"] is None and changes[2]["after"] == v2["annotations"][3]
+
+    # Sending the set back unchanged is no change: no new version, no history row.
+    same = owner.put(url, json={"annotations": v2["annotations"]}, headers=write_headers(2))
+    assert same.status_code == 200 and same.json()["version"] == 2 and same.headers["etag"] == '"2"'
+    assert [h["version"] for h in owner.get(f"/api/projects/{pid}/images/{iid}/history").json()] == [2, 1]
+
+
+def test_every_kind_of_write_is_what_the_next_load_returns(world: World) -> None:
+    owner, pid, iid, url = _setup(world)
+
+    def loaded(version: int) -> list[dict[str, Any]]:
+        r = owner.get(url)
+        assert r.status_code == 200 and r.headers["etag"] == f'"{version}"' and r.json()["version"] == version
+        assert r.content == orjson.dumps(r.json())  # canonical, whether cached or read from the database
+        return list(r.json()["annotations"])
+
+    saved = owner.put(url, json={"annotations": [box(), box(x=5.0)]}, headers=write_headers(0)).json()
+    assert loaded(1) == saved["annotations"]
+    refused = owner.put(url, json={"annotations": [box(label="nope")]}, headers=write_headers(1))
+    assert refused.status_code == 422 and loaded(1) == saved["annotations"]  # a refused save left no trace
+    patched = owner.patch(f"{url}/1", json={"z_order": 3}, headers=write_headers(1)).json()
+    assert loaded(2) == [patched["annotation"], saved["annotations"][1]]
+    created = owner.post(url, json=box(x=30.0), headers=write_headers(2)).json()
+    assert loaded(3) == [patched["annotation"], saved["annotations"][1], created["annotation"]]
+    assert owner.delete(f"{url}/2", headers=write_headers(3)).status_code == 200
+    assert loaded(4) == [patched["annotation"], created["annotation"]]
+    restored = owner.post(f"/api/projects/{pid}/images/{iid}/history/1/restore", headers=write_headers(4))
+    assert restored.status_code == 200 and loaded(5) == saved["annotations"]
+    # A whole-image save after per-object edits compares with what the database holds now.
+    again = owner.put(url, json={"annotations": [*loaded(5), box(x=40.0)]}, headers=write_headers(5)).json()
+    assert again["version"] == 6 and [c["op"] for c in _history_row(world, iid, 6)] == ["create"]
+    stale = owner.put(url, json={"annotations": []}, headers=write_headers(5))
+    assert stale.status_code == 412 and stale.json()["current"]["annotations"] == loaded(6)
+
+
+def test_an_ontology_change_between_checking_and_committing_a_save_is_caught(world: World) -> None:
+    """A save is worked out outside the write lock; an ontology edited meanwhile is checked again."""
+    from seglab.service import annotations as service
+    from seglab.service import projects
+    from seglab.service.access import Actor
+    from seglab.service.errors import Invalid
+    from seglab.storage.codec import ontology_from_json
+
+    owner, pid, iid, url = _setup(world)
+    actor = Actor(owner.user_id, owner.username, False)
+    without_lane = ontology_from_json({"classes": [c for c in ONTOLOGY["classes"] if c["name"] != "lane"]})
+    lane = {"label": "lane", "kind": "polyline", "polyline": {"points": [[1.0, 1.0], [9.0, 9.0]]}}
+
+    def parse_while_a_manager_drops_lane(document: Any, name: str) -> dict[str, Any]:
+        projects.set_ontology(
+            world.services.db, actor=actor, project_id=pid, ontology=without_lane, expected_version=1
+        )
+        return dict(document)
+
+    with pytest.raises(Invalid, match="lane"):
+        service.save_documents(
+            world.services.db,
+            actor=actor,
+            project_id=pid,
+            image_id=iid,
+            documents=[lane],
+            expected_version=0,
+            parse=parse_while_a_manager_drops_lane,
+        )
+    r = owner.get(url)
+    assert r.json()["version"] == 0 and r.json()["annotations"] == []

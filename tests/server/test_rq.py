@@ -65,6 +65,17 @@ class Queued:
 
 @pytest.fixture
 def queued(backend: Backend, tmp_path: Path) -> Iterator[Queued]:
+    """Workers whose jobs go stale after 1.5 s of silence, for the tests of lost workers."""
+    yield from _queued(backend, tmp_path, stale_s=1.5)
+
+
+@pytest.fixture
+def queued_patient(backend: Backend, tmp_path: Path) -> Iterator[Queued]:
+    """Workers with a stale limit long enough for CPU-heavy jobs on a loaded machine (no worker is lost)."""
+    yield from _queued(backend, tmp_path, stale_s=60.0)
+
+
+def _queued(backend: Backend, tmp_path: Path, *, stale_s: float) -> Iterator[Queued]:
     reason = redis_unreachable()
     if reason:
         pytest.skip(reason)
@@ -77,7 +88,7 @@ def queued(backend: Backend, tmp_path: Path) -> Iterator[Queued]:
             "redis_url": REDIS_URL,
             "redis_queue": unique("seglab-test-"),
             "job_heartbeat_s": 0.2,
-            "job_stale_s": 1.5,
+            "job_stale_s": stale_s,
             "job_max_attempts": 2,
         }
     )
@@ -94,7 +105,7 @@ def queued(backend: Backend, tmp_path: Path) -> Iterator[Queued]:
         "SEGLAB_REDIS_URL": REDIS_URL,
         "SEGLAB_REDIS_QUEUE": settings.redis_queue,
         "SEGLAB_JOB_HEARTBEAT_S": "0.2",
-        "SEGLAB_JOB_STALE_S": "1.5",
+        "SEGLAB_JOB_STALE_S": str(stale_s),
     }
     (tmp_path / "logs").mkdir()
     try:

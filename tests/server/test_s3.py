@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from seglab.api.app import build_services, create_app
-from seglab.service import auth
+from seglab.service import auth, imports
 from seglab.service.access import Actor
 from seglab.settings import Settings
 from seglab.storage.blobs import BlobStore, content_key, sha256_hex
@@ -143,3 +143,123 @@ def test_the_server_keeps_images_and_exports_on_s3(s3: Any, s3_endpoint: str, tm
     finally:
         services.jobs.close()
         services.db.dispose()
+
+
+# ------------------------------------------------------------------------------------ import from S3
+
+
+def _s3_import_client(tmp_path: Path, s3_endpoint: str, roots: list[str]) -> tuple[Any, TestClient]:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        s3_endpoint_url=s3_endpoint,
+        s3_import_roots=roots,
+        gc_hours=0,
+        **FAST_HASH,
+    )
+    services = build_services(settings)
+    admin = auth.create_user(
+        services.db, services.passwords, actor=None, username="root", password="x" * 12, is_admin=True
+    )
+    token = auth.create_token(services.db, actor=Actor(admin.id, admin.username, True), name="t").value
+    return services, TestClient(create_app(services=services), headers={"Authorization": f"Bearer {token}"})
+
+
+def test_images_and_datasets_import_from_an_allowed_s3_prefix(
+    s3: Any, s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seglab.demo import build_sample_dataset
+    from seglab.formats.registry import read_dataset, write_dataset
+
+    cats = {f"datasets/cats/{i}.png": image_bytes((20 + i, 10), seed=100 + i) for i in range(3)}
+    cats["datasets/cats/nested/3.jpg"] = image_bytes((8, 8), fmt="JPEG", seed=103)
+    coco = tmp_path / "coco"
+    write_dataset(build_sample_dataset(), coco, "coco")
+    for path in coco.rglob("*"):
+        if path.is_file():
+            s3.put_object(
+                Bucket=BUCKET,
+                Key=f"datasets/street/{path.relative_to(coco).as_posix()}",
+                Body=path.read_bytes(),
+            )
+    for key, data in cats.items():
+        s3.put_object(Bucket=BUCKET, Key=key, Body=data)
+    s3.put_object(Bucket=BUCKET, Key="private/secret.png", Body=image_bytes((4, 4), seed=1))
+    s3.put_object(Bucket=BUCKET, Key="datasets-evil/x.png", Body=image_bytes((4, 4), seed=2))
+
+    services, client = _s3_import_client(tmp_path, s3_endpoint, [f"s3://{BUCKET}/datasets"])
+    try:
+        pid = client.post("/api/projects", json={"name": "from-s3", "ontology": ONTOLOGY}).json()["id"]
+        url = f"/api/projects/{pid}/imports/s3"
+        for prefix, code in (
+            (f"s3://{BUCKET}/private", 404),
+            (f"s3://{BUCKET}/datasets-evil", 404),  # a sibling that merely starts with the root's name
+            (f"s3://{BUCKET}/datasets/../private", 422),
+            ("s3://other-bucket/datasets", 404),
+            ("https://169.254.169.254/latest", 422),
+            ("../private", 422),
+        ):
+            r = client.post(url, json={"prefix": prefix})
+            assert r.status_code == code, (prefix, r.text)
+        assert client.post(url, json={"prefix": "cats", "format": "nope"}).status_code == 422
+
+        r = client.post(url, json={"prefix": "cats"})  # relative: inside the first root; images only
+        assert r.status_code == 202, r.text
+        job = wait_job(client, pid, r.json())  # type: ignore[arg-type]
+        assert job["status"] == "succeeded", job
+        assert job["params"]["prefix"] == f"s3://{BUCKET}/datasets/cats"
+        assert job["result"]["format"] == "images" and job["result"]["images_added"] == 4
+        items = {i["file_name"]: i for i in client.get(f"/api/projects/{pid}/images").json()["items"]}
+        assert set(items) == {"0.png", "1.png", "2.png", "nested/3.jpg"}
+        assert (items["1.png"]["width"], items["1.png"]["height"]) == (21, 10)
+        got = client.get(f"/api/projects/{pid}/images/{items['2.png']['id']}/file").content
+        assert got == cats["datasets/cats/2.png"]
+
+        street = client.post("/api/projects", json={"name": "street", "ontology": {"classes": []}}).json()[
+            "id"
+        ]
+        r = client.post(
+            f"/api/projects/{street}/imports/s3", json={"prefix": f"s3://{BUCKET}/datasets/street/"}
+        )
+        job = wait_job(client, street, r.json())  # type: ignore[arg-type]
+        assert job["status"] == "succeeded", job
+        assert job["result"]["format"] == "coco" and job["result"]["images_added"] == 3
+        assert job["result"]["annotations"] == read_dataset(coco, "coco")[0].annotation_count
+
+        single = client.post("/api/projects", json={"name": "one", "ontology": ONTOLOGY}).json()["id"]
+        r = client.post(f"/api/projects/{single}/imports/s3", json={"prefix": "cats/1.png"})  # one object
+        job = wait_job(client, single, r.json())  # type: ignore[arg-type]
+        assert job["status"] == "succeeded" and job["result"]["images_added"] == 1, job
+
+        limit = imports.MAX_ARCHIVE_ENTRIES
+        monkeypatch.setattr(imports, "MAX_ARCHIVE_ENTRIES", 3)
+        r = client.post(url, json={"prefix": "cats"})
+        job = wait_job(client, pid, r.json())  # type: ignore[arg-type]
+        assert job["status"] == "failed" and "4 objects, over the limit of 3" in job["message"], job
+        monkeypatch.setattr(imports, "MAX_ARCHIVE_ENTRIES", limit)
+
+        r = client.post(url, json={"prefix": "nothing-here"})
+        job = wait_job(client, pid, r.json())  # type: ignore[arg-type]
+        assert job["status"] == "failed" and "no objects under" in job["message"], job
+        assert not any((tmp_path / "data" / "tmp" / "jobs").glob("*/s3"))  # scratch copies are removed
+    finally:
+        services.jobs.close()
+        services.db.dispose()
+
+
+def test_s3_import_needs_configured_roots(s3: Any, s3_endpoint: str, tmp_path: Path) -> None:
+    services, client = _s3_import_client(tmp_path, s3_endpoint, [])
+    try:
+        pid = client.post("/api/projects", json={"name": "no-roots", "ontology": ONTOLOGY}).json()["id"]
+        r = client.post(f"/api/projects/{pid}/imports/s3", json={"prefix": f"s3://{BUCKET}/x"})
+        assert r.status_code == 422 and "SEGLAB_S3_IMPORT_ROOTS" in r.text
+    finally:
+        services.jobs.close()
+        services.db.dispose()
+
+
+def test_s3_import_roots_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEGLAB_S3_IMPORT_ROOTS", "s3://a/datasets, s3://b")
+    assert Settings().s3_import_roots == ["s3://a/datasets", "s3://b"]
+    monkeypatch.setenv("SEGLAB_S3_IMPORT_ROOTS", "/local/folder")
+    with pytest.raises(ValueError, match="S3 import root"):
+        Settings()

@@ -30,7 +30,7 @@ from seglab.storage.repositories import from_doc, to_doc
 from tests.server.conftest import PG_ADMIN_URL, _postgres_url, image_bytes, postgres_unreachable
 
 TABLES = {t.name for t in Base.metadata.sorted_tables}
-HEAD = "0002"
+HEAD = "0004"
 
 
 def _from_previous_revision(database: dbmod.Database) -> None:
@@ -70,6 +70,111 @@ def _from_previous_revision(database: dbmod.Database) -> None:
         assert conn.execute(text("SELECT count(*) FROM jobs")).scalar() == 0
 
 
+def _from_0002(database: dbmod.Database) -> None:
+    """A database at revision 0002 with a job and an image upgrades to 0003: rows intact, no claims yet,
+    and claims work (a job's claim goes with its job)."""
+    dbmod.upgrade(database.engine, "0002")
+    now = "2026-01-01 00:00:00+00:00"
+    with database.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (id, username, display_name, password_hash, is_admin, is_active,"
+                " created_at) VALUES (1, 'old', '', 'x', false, true, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO projects (id, name, description, ontology, ontology_version, created_by,"
+                " created_at, updated_at) VALUES (1, 'old', '', '{}', 1, 1, :now, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO images (id, project_id, file_name, checksum, width, height, storage_key,"
+                " media_type, byte_size, status, annotation_version, next_object_id, meta, created_at,"
+                " updated_at) VALUES (1, 1, 'a.png', 'c', 4, 3, 'k', 'image/png', 10, 'new', 0, 1, '{}',"
+                " :now, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO jobs (id, kind, status, project_id, created_by, params, progress, message,"
+                " attempts, max_attempts, cancel_requested, created_at) VALUES (7, 'import', 'running', 1,"
+                " 1, '{}', 0.5, 'm', 1, 2, false, :now)"
+            ),
+            {"now": now},
+        )
+    database.migrate()
+    _check_schema(database)
+    with database.engine.begin() as conn:
+        assert conn.execute(text("SELECT file_name FROM images")).scalar() == "a.png"
+        assert conn.execute(text("SELECT status FROM jobs WHERE id = 7")).scalar() == "running"
+        assert conn.execute(text("SELECT count(*) FROM blob_claims")).scalar() == 0
+        conn.execute(
+            text("INSERT INTO blob_claims (key, job_id, created_at) VALUES ('images/x', 7, :now)"),
+            {"now": now},
+        )
+        conn.execute(text("DELETE FROM jobs WHERE id = 7"))
+        assert conn.execute(text("SELECT count(*) FROM blob_claims")).scalar() == 0  # cascades
+    dbmod.downgrade(database.engine, "0002")
+    with database.engine.connect() as conn:
+        assert "blob_claims" not in inspect(conn).get_table_names()
+        assert conn.execute(text("SELECT count(*) FROM images")).scalar() == 1
+
+
+def _from_0003(database: dbmod.Database) -> None:
+    """A database at 0003 with a reviewed image upgrades to 0004: the review log starts empty, takes rows
+    that go with their image, and downgrading drops only the log."""
+    dbmod.upgrade(database.engine, "0003")
+    now = "2026-01-01 00:00:00+00:00"
+    with database.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (id, username, display_name, password_hash, is_admin, is_active,"
+                " created_at) VALUES (1, 'old', '', 'x', false, true, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO projects (id, name, description, ontology, ontology_version, created_by,"
+                " created_at, updated_at) VALUES (1, 'old', '', '{}', 1, 1, :now, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO images (id, project_id, file_name, checksum, width, height, storage_key,"
+                " media_type, byte_size, status, annotation_version, next_object_id, meta, created_at,"
+                " updated_at) VALUES (1, 1, 'a.png', 'c', 4, 3, 'k', 'image/png', 10, 'approved', 3, 1,"
+                " '{}', :now, :now)"
+            ),
+            {"now": now},
+        )
+    database.migrate()
+    _check_schema(database)
+    with database.engine.begin() as conn:
+        assert conn.execute(text("SELECT status FROM images")).scalar() == "approved"
+        assert conn.execute(text("SELECT count(*) FROM review_events")).scalar() == 0
+        conn.execute(
+            text(
+                "INSERT INTO review_events (image_id, project_id, action, from_status, to_status, user_id,"
+                " annotation_version, created_at) VALUES (1, 1, 'reopen', 'approved', 'in_progress', 1, 3,"
+                " :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(text("DELETE FROM images WHERE id = 1"))
+        assert conn.execute(text("SELECT count(*) FROM review_events")).scalar() == 0  # cascades
+    dbmod.downgrade(database.engine, "0003")
+    with database.engine.connect() as conn:
+        assert "review_events" not in inspect(conn).get_table_names()
+        assert "blob_claims" in inspect(conn).get_table_names()
+
+
 def _check_schema(database: dbmod.Database) -> None:
     with database.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
@@ -105,7 +210,23 @@ def test_sqlite_upgrades_from_the_previous_revision(tmp_path: Path) -> None:
         database.dispose()
 
 
-@pytest.mark.parametrize("check", ["round_trip", "previous"])
+def test_sqlite_upgrades_from_0003(tmp_path: Path) -> None:
+    database = dbmod.Database(f"sqlite:///{tmp_path / 'v3.db'}")
+    try:
+        _from_0003(database)
+    finally:
+        database.dispose()
+
+
+def test_sqlite_upgrades_from_0002(tmp_path: Path) -> None:
+    database = dbmod.Database(f"sqlite:///{tmp_path / 'v2.db'}")
+    try:
+        _from_0002(database)
+    finally:
+        database.dispose()
+
+
+@pytest.mark.parametrize("check", ["round_trip", "previous", "0002", "0003"])
 def test_postgresql_migrates_from_empty_and_from_the_previous_revision(check: str) -> None:
     reason = postgres_unreachable()
     if reason:
@@ -117,7 +238,9 @@ def test_postgresql_migrates_from_empty_and_from_the_previous_revision(check: st
         conn.execute(f'CREATE SCHEMA "{schema}"')
     database = dbmod.Database(_postgres_url(schema))
     try:
-        (_round_trip if check == "round_trip" else _from_previous_revision)(database)
+        checks = {"round_trip": _round_trip, "previous": _from_previous_revision, "0002": _from_0002}
+        checks["0003"] = _from_0003
+        checks[check](database)
     finally:
         database.dispose()
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:

@@ -120,5 +120,54 @@ def worker_cmd(
     run_worker(services.jobs, settings.redis_url, burst=burst, simple=simple)
 
 
+@handle_errors
+def gc_cmd(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="The server's data directory (default ~/.local/share/seglab)."),
+    ] = None,
+    grace_minutes: Annotated[
+        float | None,
+        typer.Option(
+            "--grace-minutes",
+            min=0,
+            help="Keep blobs younger than this (default SEGLAB_GC_GRACE_MINUTES, 120): writes in flight.",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be deleted; delete nothing.")
+    ] = False,
+) -> None:
+    """Delete expired export files and the blobs no image, job or upload refers to any more.
+
+    Safe while servers and workers run: a blob is deleted only when it is older than the grace period and,
+    checked under its key's lock, no row refers to it and no upload or import has claimed it. Servers and
+    workers also do this in the background (SEGLAB_GC_HOURS); this command runs it now.
+    """
+    from datetime import timedelta
+
+    from seglab.service import maintenance
+    from seglab.settings import Settings
+    from seglab.storage.blobs import BlobStore
+    from seglab.storage.db import Database
+
+    settings = Settings(**({"data_dir": data_dir} if data_dir is not None else {})).resolved()
+    assert settings.database_url and settings.storage_url  # resolved() fills them in
+    db = Database(settings.database_url, busy_timeout_s=settings.sqlite_busy_timeout_s)
+    try:
+        db.migrate()
+        blobs = BlobStore(settings.storage_url, endpoint_url=settings.s3_endpoint_url)
+        if not dry_run:
+            expired = maintenance.expire_exports(
+                db, blobs, keep=timedelta(hours=settings.export_keep_hours), limit=1_000_000
+            )
+            say(f"Expired exports: {len(expired)} file(s) deleted")
+        grace = settings.gc_grace_minutes if grace_minutes is None else grace_minutes
+        report = maintenance.collect_garbage(db, blobs, grace=timedelta(minutes=grace), dry_run=dry_run)
+        say(("Would delete: " if dry_run else "Garbage collection: ") + report.summary())
+    finally:
+        db.dispose()
+
+
 if __name__ == "__main__":
     typer.run(serve_cmd)

@@ -10,7 +10,7 @@ pass, which every server and worker process runs.
 
 from seglab.jobs.runner import JobCancelled, JobContext, JobFailed, JobKind, JobLost, Runner
 from seglab.jobs.store import JobRecord, JobStatus
-from seglab.jobs.system import JobSystem
+from seglab.jobs.system import JobSystem, Periodic
 
 __all__ = [
     "JobCancelled",
@@ -21,5 +21,6 @@ __all__ = [
     "JobRecord",
     "JobStatus",
     "JobSystem",
+    "Periodic",
     "Runner",
 ]

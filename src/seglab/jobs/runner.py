@@ -149,6 +149,8 @@ class Runner:
         self.scratch_root = scratch_root
         self.heartbeat_s = heartbeat_s
         self.stop = stop or threading.Event()
+        # Called after every job this runner ran (housekeeping that should keep pace with the work).
+        self.after_job: Callable[[], None] | None = None
 
     def scratch_dir(self, job_id: int, attempt: int) -> Path:
         return self.scratch_root / f"{job_id}-{attempt}"
@@ -189,6 +191,11 @@ class Runner:
             final = store.get(self.db, job.id)
             if final is not None:
                 self.cleanup(final)
+        if self.after_job is not None:
+            try:
+                self.after_job()
+            except Exception:  # housekeeping is best effort; the periodic pass tries again
+                log.warning("housekeeping after job %s failed", job.id, exc_info=True)
         return status
 
     def _run(self, kind: JobKind, ctx: JobContext) -> JobStatus | None:

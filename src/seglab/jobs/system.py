@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from seglab.jobs import store
@@ -16,6 +18,18 @@ from seglab.jobs.store import Recovered
 from seglab.storage.db import Database
 
 log = logging.getLogger("seglab.jobs")
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """Housekeeping that every server and worker process runs in the background: at start, then every
+    ``every_s`` seconds; with ``after_jobs`` also after each job the process ran (keep those cheap).
+    Tasks must be safe to run in several processes at once."""
+
+    name: str
+    every_s: float
+    run: Callable[[], object]
+    after_jobs: bool = False
 
 
 class JobSystem:
@@ -37,6 +51,7 @@ class JobSystem:
         stale_s: float = 60.0,
         max_attempts: int = 2,
         timeout_s: int = 6 * 3600,
+        housekeeping: Sequence[Periodic] = (),
     ) -> None:
         if stale_s <= 2 * heartbeat_s:
             raise ValueError("job_stale_s must be more than twice job_heartbeat_s")
@@ -54,6 +69,9 @@ class JobSystem:
         self._stop = threading.Event()
         self._supervisor: threading.Thread | None = None
         self._lock = threading.Lock()
+        self.housekeeping = tuple(housekeeping)
+        self._housekeeper: threading.Thread | None = None
+        self.runner.after_job = self._after_job
 
     @property
     def kinds(self) -> Mapping[str, JobKind]:
@@ -106,6 +124,32 @@ class JobSystem:
                 target=self._supervise, name="seglab-job-recovery", daemon=True
             )
             self._supervisor.start()
+            if self.housekeeping:  # a thread of its own: a long sweep must not hold up job recovery
+                self._housekeeper = threading.Thread(
+                    target=self._keep_house, name="seglab-housekeeping", daemon=True
+                )
+                self._housekeeper.start()
+
+    def _run_task(self, task: Periodic) -> None:
+        try:
+            task.run()
+        except Exception:  # e.g. the storage is briefly unreachable; the next round tries again
+            log.warning("housekeeping task %r failed", task.name, exc_info=True)
+
+    def _after_job(self) -> None:
+        for task in self.housekeeping:
+            if task.after_jobs:
+                self._run_task(task)
+
+    def _keep_house(self) -> None:
+        due = dict.fromkeys(range(len(self.housekeeping)), 0.0)  # everything runs once at start
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for index, task in enumerate(self.housekeeping):
+                if now >= due[index] and not self._stop.is_set():
+                    self._run_task(task)
+                    due[index] = time.monotonic() + max(task.every_s, 1.0)
+            self._stop.wait(max(min(due.values()) - time.monotonic(), 0.05))
 
     def _supervise(self) -> None:
         interval = min(max(self.stale_s / 3, 0.2), 30.0)
@@ -122,3 +166,5 @@ class JobSystem:
     def close(self) -> None:
         self._stop.set()
         self.executor.close()
+        if self._housekeeper is not None:  # let a pass in progress end before the database goes away
+            self._housekeeper.join(5.0)

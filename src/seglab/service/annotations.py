@@ -9,15 +9,23 @@ restored, and a restore is itself a new version.
 Objects are numbered per image. In a whole-image save, objects with an id <= 0 are new and get the next
 free numbers; positive ids must be objects the image has now. Only objects that changed are validated, so
 a tightened ontology never blocks saving an image whose untouched objects predate it.
+
+Objects travel as their canonical JSON documents, validated when written and never decoded on a read: the
+process keeps each image's current version as one JSON bytes string per object (:class:`EncodedObjects`,
+in the shared document cache with the version in its key), so a load sends those bytes as they are and a
+whole-image save recognises unchanged objects by comparing bytes. Only new and changed objects are parsed,
+checked and written, and the history row holds the before/after of just those.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import Text, select, type_coerce
 from sqlalchemy.orm import Session
 
 from seglab.core.annotation import Annotation
@@ -29,8 +37,8 @@ from seglab.service.views import AnnotationSet, HistoryView
 from seglab.storage import repositories as repo
 from seglab.storage.codec import GEOMETRY_KEYS, CodecError
 from seglab.storage.db import Database
-from seglab.storage.models import Image, User, utcnow
-from seglab.storage.repositories import Doc
+from seglab.storage.models import AnnotationRow, Image, User, utcnow
+from seglab.storage.repositories import Change, Doc
 
 MAX_OBJECTS = 100_000
 PATCHABLE = frozenset(
@@ -63,17 +71,96 @@ def _set(image_id: int, version: int, docs: Mapping[int, Doc]) -> AnnotationSet:
     return AnnotationSet(image_id, version, orjson.dumps(list(docs.values())))
 
 
-def _current(s: Session, image: Image) -> dict[int, Doc]:
-    """The image's documents now, from the process's document cache when it has this version."""
-    cached = repo.DOCS_CACHE.get(repo.EncodedDocs.key(s, image, image.annotation_version))
-    if cached is None:
-        return repo.current_docs(s, image.id)
-    return {d["id"]: d for d in orjson.loads(cached)}
+@dataclass(frozen=True)
+class EncodedObjects:
+    """An image's objects at one version: the canonical JSON of each object, by object id in id order.
+
+    The cache holds it as two entries under the version's key: the JSON array of the documents (what a
+    GET sends as it is) and a small index of (object id, length) pairs that cuts the array back into
+    objects without parsing it.
+    """
+
+    objects: dict[int, bytes]
+
+    def array(self) -> bytes:
+        return b"[" + b",".join(self.objects.values()) + b"]"
+
+    def index(self) -> bytes:
+        return array("q", [v for oid, part in self.objects.items() for v in (oid, len(part))]).tobytes()
+
+    @classmethod
+    def split(cls, encoded: bytes, index: bytes) -> EncodedObjects:
+        numbers = array("q")
+        numbers.frombytes(index)
+        objects: dict[int, bytes] = {}
+        position = 1  # after "["
+        for oid, length in zip(numbers[0::2], numbers[1::2], strict=True):
+            objects[oid] = encoded[position : position + length]
+            position += length + 1  # and the "," (or the closing "]")
+        return cls(objects)
+
+    @classmethod
+    def of_docs(cls, docs: Mapping[int, Doc]) -> EncodedObjects:
+        return cls({oid: orjson.dumps(doc) for oid, doc in docs.items()})
 
 
-def _remember(key: tuple[Any, ...], result: AnnotationSet) -> AnnotationSet:
-    repo.DOCS_CACHE.put(key, result.encoded)
-    return result
+_SCALARS = ("source", "score", "uncertainty", "z_order", "group_id", "track_id", "crowd")
+
+
+def _encoded_rows(s: Session, image_id: int) -> EncodedObjects:
+    """The image's objects encoded from their rows without decoding their geometry.
+
+    SQLite keeps JSON columns as the text the server wrote from canonical documents, so that text is
+    spliced in as it is. PostgreSQL's JSONB reorders keys and spaces its text, so there the documents are
+    decoded and encoded once.
+    """
+    if s.get_bind().dialect.name != "sqlite":
+        return EncodedObjects.of_docs(repo.current_docs(s, image_id))
+    rows = s.execute(
+        select(
+            AnnotationRow.object_id,
+            AnnotationRow.label,
+            AnnotationRow.kind,
+            type_coerce(AnnotationRow.geometry, Text),
+            type_coerce(AnnotationRow.attributes, Text),
+            type_coerce(AnnotationRow.extra, Text),
+            *(getattr(AnnotationRow, name) for name in _SCALARS),
+        )
+        .where(AnnotationRow.image_id == image_id)
+        .order_by(AnnotationRow.object_id)
+    )
+    objects: dict[int, bytes] = {}
+    for object_id, label, kind, geometry, attributes, extra, *scalars in rows:
+        head = orjson.dumps({"id": object_id, "label": label, "kind": kind})[:-1]
+        tail = orjson.dumps(dict(zip(_SCALARS, scalars, strict=True)))[1:-1]
+        objects[object_id] = b'%b,%b:%b,"attributes":%b,%b,"extra":%b}' % (
+            head,
+            orjson.dumps(kind),
+            (geometry or "null").encode(),
+            (attributes or "null").encode(),
+            tail,
+            (extra or "null").encode(),
+        )
+    return EncodedObjects(objects)
+
+
+def _index_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (*key, "index")
+
+
+def _stored(s: Session, image: Image) -> EncodedObjects:
+    """The image's current objects, from the process's document cache when it holds this version."""
+    key = repo.EncodedDocs.key(s, image, image.annotation_version)
+    encoded, index = repo.DOCS_CACHE.get(key), repo.DOCS_CACHE.get(_index_key(key))
+    if encoded is not None and index is not None:
+        return EncodedObjects.split(encoded, index)
+    return _remember(key, _encoded_rows(s, image.id))
+
+
+def _remember(key: tuple[Any, ...], objects: EncodedObjects) -> EncodedObjects:
+    repo.DOCS_CACHE.put(key, objects.array())
+    repo.DOCS_CACHE.put(_index_key(key), objects.index())
+    return objects
 
 
 def _current_copy(s: Session, scope: Scope) -> dict[str, Any]:
@@ -92,23 +179,20 @@ def _check_fresh(s: Session, scope: Scope, expected: int) -> None:
         )
 
 
-def _validate(
-    scope: Scope, before: Mapping[int, Doc], after: Mapping[int, Doc], names: Mapping[int, str] | None = None
-) -> None:
-    """Check the objects that are new or changed against the ontology and the image.
+def _check(scope: Scope, objects: Iterable[tuple[Annotation | Doc, str | None]]) -> None:
+    """Check objects (core annotations, or documents to decode) against the ontology and the image.
 
-    ``names`` says how to call objects the client did not number yet (by their place in its list).
+    Each comes with the name the reasons call it by (None: ``object <id>``); the first 100 reasons are
+    kept.
     """
     image = scope.the_image
     ontology = repo.get_ontology(scope.project)
     size = ImageSize(image.width, image.height)
     problems: list[str] = []
-    for oid, doc in after.items():
-        if before.get(oid) == doc:
-            continue
+    for obj, name in objects:
         try:
-            name = (names or {}).get(oid)
-            problems.extend(annotation_problems(repo.from_doc(doc), ontology, size, name))
+            annotation = obj if isinstance(obj, Annotation) else repo.from_doc(obj)
+            problems.extend(annotation_problems(annotation, ontology, size, name))
         except CodecError as exc:
             problems.append(str(exc))
         if len(problems) >= 100:
@@ -117,23 +201,30 @@ def _validate(
         raise Invalid(f"{len(problems)} problem(s); first: {problems[0]}", problems=problems)
 
 
+def _validate(
+    scope: Scope, before: Mapping[int, Doc], after: Mapping[int, Doc], names: Mapping[int, str] | None = None
+) -> None:
+    """Check the objects that are new or changed (``names`` says how to call objects the client did not
+    number yet, by their place in its list)."""
+    named = names or {}
+    _check(scope, ((doc, named.get(oid)) for oid, doc in after.items() if before.get(oid) != doc))
+
+
 def _commit(
     s: Session,
     scope: Scope,
     actor: Actor,
-    before: Mapping[int, Doc],
-    after: Mapping[int, Doc],
+    changes: Sequence[Change],
     *,
     expected: int,
     action: str,
     restored_from: int | None = None,
 ) -> int:
-    """Apply the difference as version ``expected + 1`` (nothing happens when nothing changed)."""
+    """Apply the changes as version ``expected + 1`` (nothing happens when there are none)."""
     image = scope.the_image
-    changes = repo.diff(before, after)
     if not changes:
         return image.annotation_version
-    next_id = max([image.next_object_id, *(oid + 1 for oid in after)])
+    next_id = max([image.next_object_id, *(c.object_id + 1 for c in changes)])
     if not repo.bump_version(s, image, expected, next_object_id=next_id):
         raise PreconditionFailed(
             f"image {image.id} was saved by someone else a moment ago; merge with the current copy",
@@ -185,23 +276,24 @@ def commit_edit(
     """Validate the changed objects and commit ``before`` -> ``after`` as the next version with a history
     row: the one path every annotation change takes."""
     _validate(scope, before, after, names)
-    return _commit(s, scope, actor, before, after, expected=expected, action=action)
+    return _commit(s, scope, actor, repo.diff(before, after), expected=expected, action=action)
 
 
 # ------------------------------------------------------------------------------------------------- reads
 
 
 def get_annotations(db: Database, *, actor: Actor, project_id: int, image_id: int) -> AnnotationSet:
-    def _get(s: Session) -> tuple[tuple[Any, ...], AnnotationSet, bool]:
+    """The image's current objects: the cached JSON as it is, or the rows encoded once and cached."""
+
+    def _get(s: Session) -> AnnotationSet:
         image = require_image(s, actor, project_id, image_id, Role.VIEWER).the_image
         key = repo.EncodedDocs.key(s, image, image.annotation_version)
-        cached = repo.DOCS_CACHE.get(key)
-        if cached is not None:
-            return key, AnnotationSet(image.id, image.annotation_version, cached), True
-        return key, _set(image.id, image.annotation_version, repo.current_docs(s, image.id)), False
+        encoded = repo.DOCS_CACHE.get(key)
+        if encoded is None:
+            encoded = _remember(key, _encoded_rows(s, image.id)).array()
+        return AnnotationSet(image.id, image.annotation_version, encoded)
 
-    key, result, hit = db.read(_get)
-    return result if hit else _remember(key, result)
+    return db.read(_get)
 
 
 def get_version(db: Database, *, actor: Actor, project_id: int, image_id: int, version: int) -> AnnotationSet:
@@ -302,10 +394,10 @@ def save_documents(
         dup = next(i for i in given if given.count(i) > 1)
         raise Invalid(f"object id {dup} appears twice; each object has its own id")
 
-    def _save(s: Session) -> tuple[tuple[Any, ...], AnnotationSet]:
+    def _prepare(s: Session) -> _PreparedSave:
         scope = _editable(s, actor, project_id, image_id, expected)
         image = scope.the_image
-        before = _current(s, image)
+        before = _stored(s, image).objects
         unknown = [i for i in given if i not in before]
         if unknown:
             raise Invalid(
@@ -313,32 +405,87 @@ def save_documents(
                 problems=[f"object id {i} is not on image {image.id}" for i in unknown],
             )
         next_id = image.next_object_id
-        after: dict[int, Doc] = {}
-        names: dict[int, str] = {}
+        after: dict[int, bytes] = {}
+        changed: list[tuple[int, Annotation, Doc, str]] = []
         for index, (object_id, sent) in enumerate(zip(ids, documents, strict=True)):
             if object_id <= 0:
                 object_id = next_id
-                names[object_id] = f"new object at index {index}"
+                name = f"new object at index {index}"
                 next_id += 1
-            doc = {**sent, "id": object_id}
-            old = before.get(object_id)
-            if old == doc:
-                doc = old  # the very object: later comparisons with ``before`` stop at its identity
             else:
-                name = names.get(object_id, f"object {object_id} (at index {index})")
-                if parse is not None:
-                    doc = {**parse(sent, name), "id": object_id}
-                try:
-                    doc = repo.to_doc(repo.from_doc(doc))
-                except (CodecError, KeyError, TypeError, ValueError) as exc:
-                    raise Invalid(f"{name}: {exc}") from None
-            after[object_id] = doc
-        _validate(scope, before, after, names)
-        version = _commit(s, scope, actor, before, after, expected=expected, action="save")
-        return repo.EncodedDocs.key(s, image, version), _set(image.id, version, dict(sorted(after.items())))
+                name = f"object {object_id} (at index {index})"
+            stored = before.get(object_id)
+            doc = sent if sent.get("id") == object_id else {**sent, "id": object_id}
+            if stored is not None and _same(stored, doc):
+                after[object_id] = stored
+                continue
+            if parse is not None:
+                doc = {**parse(sent, name), "id": object_id}
+            try:
+                annotation = repo.from_doc(doc)
+            except (CodecError, KeyError, TypeError, ValueError) as exc:
+                raise Invalid(f"{name}: {exc}") from None
+            canonical = repo.to_doc(annotation)
+            if stored is not None and orjson.loads(stored) == canonical:
+                after[object_id] = stored  # the same object written differently (5 for 5.0, key order)
+                continue
+            after[object_id] = orjson.dumps(canonical)
+            changed.append((object_id, annotation, canonical, name))
+        checked = [(annotation, name) for _, annotation, _, name in changed]
+        _check(scope, checked)
+        changes = [
+            Change("delete", oid, orjson.loads(part), None)
+            for oid, part in before.items()
+            if oid not in after
+        ]
+        for object_id, _, canonical, _ in changed:
+            old = before.get(object_id)
+            if old is None:
+                changes.append(Change("create", object_id, None, canonical))
+            else:
+                changes.append(Change("update", object_id, orjson.loads(old), canonical))
+        objects = EncodedObjects(dict(sorted(after.items())))
+        return _PreparedSave(changes, checked, scope.project.ontology_version, objects)
 
-    key, result = db.write(_save)
-    return _remember(key, result)
+    def _save(s: Session) -> tuple[tuple[Any, ...], int]:
+        # The authoritative checks, again under the write lock: role, editable status, and the version
+        # (unchanged since the preparation, so its "before" is still the image's state).
+        scope = _editable(s, actor, project_id, image_id, expected)
+        if scope.project.ontology_version != prepared.ontology_version:
+            _check(scope, prepared.checked)  # the ontology changed meanwhile: check against the new one
+        version = _commit(s, scope, actor, prepared.changes, expected=expected, action="save")
+        return repo.EncodedDocs.key(s, scope.the_image, version), version
+
+    # Everything that costs CPU (comparing, parsing, validating, encoding) happens in a read transaction
+    # first, so the write transaction, which on SQLite holds the one writer lock until its commit is on
+    # disk, only applies the prepared changes.
+    prepared = db.read(_prepare)
+    if not prepared.changes:
+        return AnnotationSet(image_id, expected, prepared.objects.array())
+    key, version = db.write(_save)
+    _remember(key, prepared.objects)  # after the commit: a rolled-back save must leave no trace
+    return AnnotationSet(image_id, version, prepared.objects.array())
+
+
+@dataclass(frozen=True)
+class _PreparedSave:
+    """A whole-image save worked out against version ``expected`` of the image, ready to commit."""
+
+    changes: list[Change]
+    checked: list[tuple[Annotation, str]]  # the new and changed objects, validated
+    ontology_version: int  # the project's ontology they were validated against
+    objects: EncodedObjects  # the image's objects after the save
+
+
+def _same(stored: bytes, doc: Mapping[str, Any]) -> bool:
+    """Is ``doc`` the stored object: its canonical JSON byte for byte (an editor sending back what it
+    loaded), or failing that, equal once decoded (a client that writes 5.0 as 5)?"""
+    try:
+        if orjson.dumps(doc) == stored:
+            return True
+    except orjson.JSONEncodeError:
+        return False
+    return bool(orjson.loads(stored) == doc)
 
 
 def create_object(
@@ -359,9 +506,16 @@ def create_object(
         if repo.object_count(s, image.id) >= MAX_OBJECTS:
             raise Invalid(f"at most {MAX_OBJECTS} objects per image")
         doc = repo.to_doc(annotation.with_(id=image.next_object_id))
-        before: dict[int, Doc] = {}
-        _validate(scope, before, {doc["id"]: doc}, {doc["id"]: "the new object"})
-        version = _commit(s, scope, actor, before, {doc["id"]: doc}, expected=expected, action="create")
+        version = commit_edit(
+            s,
+            scope,
+            actor,
+            {},
+            {doc["id"]: doc},
+            expected=expected,
+            action="create",
+            names={doc["id"]: "the new object"},
+        )
         return version, repo.from_doc(doc)
 
     return db.write(_create)
@@ -399,8 +553,7 @@ def update_object(
             doc = repo.to_doc(repo.from_doc(merged))
         except (CodecError, ValueError, KeyError) as exc:
             raise Invalid(f"object {object_id}: {exc}") from None
-        _validate(scope, {object_id: old}, {object_id: doc})
-        version = _commit(
+        version = commit_edit(
             s, scope, actor, {object_id: old}, {object_id: doc}, expected=expected, action="update"
         )
         return version, repo.from_doc(doc)
@@ -425,7 +578,7 @@ def delete_object(
         old = repo.object_doc(s, image_id, object_id)
         if old is None:
             raise NotFound(f"object {object_id} not found on image {image_id}")
-        return _commit(s, scope, actor, {object_id: old}, {}, expected=expected, action="delete")
+        return commit_edit(s, scope, actor, {object_id: old}, {}, expected=expected, action="delete")
 
     return db.write(_delete)
 
@@ -451,7 +604,13 @@ def restore_version(
                 problems=exc.problems,
             ) from None
         new_version = _commit(
-            s, scope, actor, before, after, expected=expected, action="restore", restored_from=version
+            s,
+            scope,
+            actor,
+            repo.diff(before, after),
+            expected=expected,
+            action="restore",
+            restored_from=version,
         )
         return _set(image.id, new_version, after)
 

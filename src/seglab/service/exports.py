@@ -5,7 +5,8 @@ at a time while the format writer copies them, so memory holds one image), write
 scratch folder, zips it into a temporary file that is fsynced and then moved into the blob store under a
 key of this attempt. Only the transaction that marks the job succeeded makes the file downloadable, so a
 worker killed at any point leaves no truncated archive on offer; unused attempt files are deleted when
-the job ends.
+the job ends. The file is kept for a while (``SEGLAB_EXPORT_KEEP_HOURS``, recorded as the result's
+``expires_at``); then housekeeping deletes it and its download links answer 410 Gone.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +39,7 @@ from seglab.service.jobs import JobView, submit
 from seglab.storage import repositories as repo
 from seglab.storage.blobs import CHUNK, BlobStore
 from seglab.storage.db import Database
-from seglab.storage.models import Image
+from seglab.storage.models import Image, utcnow
 
 KIND = "export"
 PAGE = 500
@@ -148,7 +150,9 @@ def attempt_key(job_id: int, attempt: int) -> str:
     return f"exports/{job_id}/attempt-{attempt}.zip"
 
 
-def run_export(ctx: JobContext, *, db: Database, blobs: BlobStore) -> None:
+def run_export(
+    ctx: JobContext, *, db: Database, blobs: BlobStore, keep: timedelta = timedelta(hours=24)
+) -> None:
     job = ctx.job
     if job.project_id is None or job.created_by is None:
         raise JobFailed("the project or the user who started this export no longer exists")
@@ -183,8 +187,17 @@ def run_export(ctx: JobContext, *, db: Database, blobs: BlobStore) -> None:
         "_key": key,
     }
     blobs.put_file(key, archive)
+
+    def _complete(s: Session) -> None:
+        # The file is kept for ``keep`` from the commit; housekeeping deletes it after that.
+        ctx.complete(
+            s,
+            {**result, "expires_at": (utcnow() + keep).isoformat()},
+            f"export ready: {len(dataset)} image(s)",
+        )
+
     try:
-        db.write(lambda s: ctx.complete(s, result, f"export ready: {len(dataset)} image(s)"))
+        db.write(_complete)
     except BaseException:
         blobs.delete(key)  # this attempt no longer owns the job: its file must never be offered
         raise

@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import func, literal, or_, select, tuple_, update
@@ -24,9 +24,10 @@ from seglab.service.comments import MAX_TEXT
 from seglab.service.errors import Conflict, Forbidden, Invalid
 from seglab.service.imaging import THUMBNAIL_SIZES, PreparedImage, make_thumbnail, prepare_upload
 from seglab.service.views import FileView, ImagePage, ImageView
+from seglab.storage import repositories as repo
 from seglab.storage.blobs import BlobStore, content_key
 from seglab.storage.db import Database
-from seglab.storage.models import Comment, Image, Member, utcnow
+from seglab.storage.models import Comment, Image, Member, ReviewEvent, utcnow
 
 SORT_KEYS = ("id", "file_name", "status", "created_at", "updated_at")
 MAX_PAGE = 500
@@ -60,8 +61,12 @@ def upload_images(
     project_id: int,
     files: Sequence[tuple[str, bytes]],
     max_pixels: int,
+    claim_ttl: timedelta = timedelta(hours=1),
 ) -> list[ImageView]:
-    """Add images (managers). Every file is checked before anything is stored; one bad file refuses all."""
+    """Add images (managers). Every file is checked before anything is stored; one bad file refuses all.
+
+    Files stored for an upload that then fails (a name clash found at insert time) are left to garbage
+    collection: the same content may be on its way into another project at this very moment."""
     db.read(lambda s: require_project(s, actor, project_id, Role.MANAGER))
     if not files:
         raise Invalid("no files were uploaded")
@@ -72,10 +77,24 @@ def upload_images(
             if key in seen:
                 raise Conflict(f"{p.file_name}: uploaded twice in this request (same name or content)")
             seen[key] = p.file_name
-    for p in prepared:
-        key = content_key(p.checksum, p.extension)
-        if not blobs.exists(key):
-            blobs.put(key, p.data)
+    # Claim the keys before looking at the blobs: garbage collection then either deleted a blob first (and
+    # it is stored again here) or leaves it alone until the rows below refer to it.
+    keys = [content_key(p.checksum, p.extension) for p in prepared]
+    claims = db.write(lambda s: repo.claim_blobs(s, keys, ttl=claim_ttl))
+    try:
+        for p, key in zip(prepared, keys, strict=True):
+            if not blobs.exists(key):
+                blobs.put(key, p.data)
+        return _insert_rows(db, actor=actor, project_id=project_id, prepared=prepared, claims=claims)
+    except BaseException:
+        db.write(lambda s: repo.release_claims(s, claims))  # what was stored goes with the next collection
+        raise
+
+
+def _insert_rows(
+    db: Database, *, actor: Actor, project_id: int, prepared: list[PreparedImage], claims: list[int]
+) -> list[ImageView]:
+    """Insert the rows of checked and stored images in one transaction that also drops their claims."""
 
     def _insert(s: Session) -> list[ImageView]:
         require_project(s, actor, project_id, Role.MANAGER)
@@ -91,6 +110,7 @@ def upload_images(
         rows = [_row(project_id, p) for p in prepared]
         s.add_all(rows)
         s.flush()
+        repo.release_claims(s, claims)
         return [ImageView.of(r) for r in rows]
 
     try:
@@ -291,25 +311,40 @@ def transition(
             raise Forbidden(f"image {image.id} is assigned to another annotator")
         if image.status not in sources:
             raise Conflict(f"cannot {action} image {image.id}: it is {image.status}")
+        from_status = image.status
         image.status = target.value
         if action == "submit" and image.assignee_id is None:
             image.assignee_id = actor.user_id
-        image.updated_at = utcnow()
+        now = utcnow()
+        image.updated_at = now
+        note = None
         if comment:
-            now = utcnow()
-            s.add(
-                Comment(
-                    image_id=image.id,
-                    project_id=project_id,
-                    author_id=actor.user_id,
-                    text=comment,
-                    x=x,
-                    y=y,
-                    resolved=False,
-                    created_at=now,
-                    updated_at=now,
-                )
+            note = Comment(
+                image_id=image.id,
+                project_id=project_id,
+                author_id=actor.user_id,
+                text=comment,
+                x=x,
+                y=y,
+                resolved=False,
+                created_at=now,
+                updated_at=now,
             )
+            s.add(note)
+            s.flush()
+        s.add(
+            ReviewEvent(
+                image_id=image.id,
+                project_id=project_id,
+                action=action,
+                from_status=from_status,
+                to_status=target.value,
+                user_id=actor.user_id,
+                annotation_version=image.annotation_version,
+                comment_id=note.id if note is not None else None,
+                created_at=now,
+            )
+        )
         s.flush()
         return ImageView.of(image)
 

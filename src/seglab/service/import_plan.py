@@ -76,16 +76,6 @@ class Plan:
             "classes_added": self.classes_added,
         }
 
-    def discard_blobs(self, db: Database, blobs: BlobStore) -> None:
-        """Delete the files this import stored that no image row refers to (the import did not commit)."""
-        for key in self.new_blobs:
-            used = db.read(
-                lambda s, key=key: s.scalar(select(Image.id).where(Image.storage_key == key).limit(1))
-            )
-            if used is None:
-                blobs.delete(key)
-        self.new_blobs.clear()
-
 
 def job_actor(s: Session, user_id: int) -> Actor:
     """The user a job acts for, as they are now (a user deactivated meanwhile acts no more)."""
@@ -185,8 +175,12 @@ def plan_import(
     dataset: Dataset,
     max_pixels: int,
     skip_invalid: bool,
+    stored: list[str] | None = None,
 ) -> Plan:
-    """Check every image and object of ``dataset`` against the project, storing new image files."""
+    """Check every image and object of ``dataset`` against the project, storing new image files.
+
+    The keys of the files it stores are appended to ``stored`` as they are written (the plan's
+    ``new_blobs``), so a caller can remove them even when planning stops half-way (cancelled, failed)."""
 
     def _project(s: Session) -> tuple[Ontology, int]:
         project = require_project(s, job_actor(s, user_id), project_id, Role.MANAGER).project
@@ -195,10 +189,13 @@ def plan_import(
     current, version = db.read(_project)
     merged, added = _merge(current, dataset)
     plan = Plan(project_id, user_id, merged, version, bool(added), classes_added=added)
+    if stored is not None:
+        plan.new_blobs = stored
     plan.problems += [Problem("ontology", "classes", reason) for reason in ontology_problems(merged)]
 
     # Pass 1: each image file is checked and stored (content-addressed) as it is read.
     prepared: list[tuple[ImageRecord, str, Any, int]] = []
+    claimed: set[str] = set()
     total = max(len(dataset.images), 1)
     for index, record in enumerate(dataset.images):
         ctx.progress(0.2 + 0.4 * index / total, f"checking image {index + 1} of {total}")
@@ -215,6 +212,9 @@ def plan_import(
         byte_size = 0
         if image is not None:
             key = content_key(image.checksum, image.extension)
+            if key not in claimed:  # held while the job runs: garbage collection leaves the key alone
+                db.write(lambda s, key=key: repo.claim_blobs(s, [key], job_id=ctx.job.id))
+                claimed.add(key)
             if not blobs.exists(key):
                 blobs.put(key, image.data)
                 plan.new_blobs.append(key)
@@ -378,6 +378,7 @@ def commit_plan(ctx: JobContext, db: Database, plan: Plan, result: dict[str, Any
                 image.subset = planned.subset
             if planned.meta:
                 image.meta = planned.meta
+        repo.release_claims(s, job_id=ctx.job.id)  # the rows refer to the blobs from now on
         ctx.complete(
             s, result, f"imported {len(new)} new and {len(plan.images) - len(new)} existing image(s)"
         )

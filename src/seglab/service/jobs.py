@@ -183,25 +183,49 @@ def _sign(secret: bytes, payload: str) -> str:
     return hmac.new(secret, LINK_PURPOSE + payload.encode(), hashlib.sha256).hexdigest()
 
 
+def _file_expiry(result: dict[str, Any]) -> float | None:
+    """When the export's file is deleted (a POSIX time), if the job recorded it."""
+    value = result.get("expires_at")
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
+
+
+def _check_kept(result: dict[str, Any]) -> None:
+    """Gone when the export's file was deleted after its keeping time, or is due to be."""
+    expires = _file_expiry(result)
+    if result.get("expired_at") or (expires is not None and time.time() > expires):
+        raise Gone("this export's file has expired and was deleted; start a new export")
+
+
 def download_link(
     db: Database, *, actor: Actor, project_id: int, job_id: int, secret: bytes, minutes: int
 ) -> tuple[str, datetime]:
     """A token for downloading a finished export, valid ``minutes`` for this user only."""
 
-    def _check(s: Session) -> None:
+    def _check(s: Session) -> float | None:
         _, job = require_job(s, actor, project_id, job_id, Role.VIEWER)
-        if job.status != JobStatus.SUCCEEDED.value or not (job.result or {}).get("_key"):
+        result = job.result or {}
+        if job.status == JobStatus.SUCCEEDED.value:
+            _check_kept(result)
+        if job.status != JobStatus.SUCCEEDED.value or not result.get("_key"):
             raise Conflict(f"job {job.id} has no file to download ({job.status})")
+        return _file_expiry(result)
 
-    db.read(_check)
+    file_expires = db.read(_check)
     expires = int(time.time()) + max(1, minutes) * 60
+    if file_expires is not None:  # a link never outlives the file it leads to
+        expires = min(expires, int(file_expires))
     payload = f"{project_id}.{job_id}.{actor.user_id}.{expires}"
     return f"{payload}.{_sign(secret, payload)}", datetime.fromtimestamp(expires, UTC)
 
 
 def resolve_download(db: Database, *, actor: Actor, token: str, secret: bytes) -> Download:
-    """The file a download token names. A token that is forged, another user's, or whose export is gone is
-    NotFound; a genuine token past its time is Gone."""
+    """The file a download token names. A token that is forged, another user's, or whose job is gone is
+    NotFound; a genuine token past its time, or whose export file has expired, is Gone."""
     payload, _, signature = token.rpartition(".")
     parts = payload.split(".")
     if (
@@ -219,6 +243,8 @@ def resolve_download(db: Database, *, actor: Actor, token: str, secret: bytes) -
     def _find(s: Session) -> Download:
         _, job = require_job(s, actor, project_id, job_id, Role.VIEWER)
         result = job.result or {}
+        if job.status == JobStatus.SUCCEEDED.value:
+            _check_kept(result)
         if job.status != JobStatus.SUCCEEDED.value or not result.get("_key"):
             raise NotFound("no such download")
         return Download(

@@ -12,11 +12,14 @@ Ceph, moto in the tests). Credentials come from the usual AWS chain (environment
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,36 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 CHUNK = 1 << 20
+TEMP_PREFIX = ".tmp-"  # files being written; a crash may leave one, which garbage collection removes
+
+
+def fs_options(url: str, *, endpoint_url: str | None = None) -> dict[str, Any]:
+    """fsspec options for ``url``: S3 listings are not cached (other processes add and remove objects), and
+    ``endpoint_url`` points s3fs at an S3-compatible service (MinIO, Ceph, moto in the tests)."""
+    options: dict[str, Any] = {}
+    if url.startswith(("s3://", "s3a://")):
+        options["use_listings_cache"] = False
+        if endpoint_url:
+            options["client_kwargs"] = {"endpoint_url": endpoint_url}
+    return options
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file found in the store: its key, when it was last written (UTC) and its size."""
+
+    key: str
+    modified: datetime
+    size: int
+
+
+def _modified(info: dict[str, Any]) -> datetime:
+    value = info.get("LastModified", info.get("mtime", info.get("created")))
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    return datetime.now(UTC)  # unknown age: treat as brand new, so it is never collected by mistake
 
 
 def sha256_hex(data: bytes) -> str:
@@ -44,13 +77,7 @@ class BlobStore:
     """Bytes under keys, rooted at ``url`` (a local folder or any fsspec URL such as ``s3://bucket/prefix``)."""
 
     def __init__(self, url: str, *, endpoint_url: str | None = None) -> None:
-        options: dict[str, Any] = {}
-        if url.startswith(("s3://", "s3a://")):
-            # Listings are not cached: other processes add and remove objects under the same prefix.
-            options["use_listings_cache"] = False
-            if endpoint_url:
-                options["client_kwargs"] = {"endpoint_url": endpoint_url}
-        fs, root = fsspec.core.url_to_fs(url, **options)
+        fs, root = fsspec.core.url_to_fs(url, **fs_options(url, endpoint_url=endpoint_url))
         self.fs = fs
         self.root = root.rstrip("/")
         self.url = url
@@ -79,7 +106,7 @@ class BlobStore:
             return
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -108,7 +135,7 @@ class BlobStore:
         if os.stat(source).st_dev == os.stat(target.parent).st_dev:
             os.replace(source, target)
         else:
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
             try:
                 with os.fdopen(fd, "wb") as out, source.open("rb") as src:
                     shutil.copyfileobj(src, out, CHUNK)
@@ -141,6 +168,51 @@ class BlobStore:
         path = self._path(key)
         if self.fs.exists(path):
             self.fs.rm_file(path)
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """Delete blobs (missing ones are fine); S3 removes up to 1,000 objects per request."""
+        paths = [self._path(k) for k in keys]
+        if not paths:
+            return
+        if self.local:
+            for path in paths:
+                Path(path).unlink(missing_ok=True)
+            return
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm(paths)
+
+    def iter_files(self) -> Iterator[StoredFile]:
+        """Every file in the store, one folder of the first two levels at a time (so a store of millions of
+        blobs is never listed into memory at once), including temporary files of interrupted writes."""
+        for top in self._children(self.root):
+            children = self._children(top) if self.fs.isdir(top) else [top]
+            for child in children:
+                if not self.fs.isdir(child):
+                    yield from self._stored([child])
+                    continue
+                found = self.fs.find(child, detail=True)
+                yield from (
+                    self._file(path, info)
+                    for path, info in sorted(found.items())
+                    if info.get("type") != "directory"
+                )
+
+    def _children(self, path: str) -> list[str]:
+        try:
+            return sorted(str(p).rstrip("/") for p in self.fs.ls(path, detail=False))
+        except FileNotFoundError:
+            return []
+
+    def _stored(self, paths: list[str]) -> Iterator[StoredFile]:
+        for path in paths:
+            try:
+                yield self._file(path, self.fs.info(path))
+            except FileNotFoundError:
+                continue
+
+    def _file(self, path: str, info: dict[str, Any]) -> StoredFile:
+        key = path[len(self.root) :].lstrip("/") if path.startswith(self.root) else path
+        return StoredFile(key, _modified(info), int(info.get("size") or 0))
 
 
 def _fsync_dir(folder: Path) -> None:

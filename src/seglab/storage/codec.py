@@ -80,6 +80,19 @@ def _points(value: Any, columns: int, what: str) -> np.ndarray:
     return arr
 
 
+def _ring(value: Any, what: str) -> np.ndarray:
+    """A polygon ring as the core keeps it: checked ``(N, 2)`` float64 points, open (a closing vertex that
+    repeats the first is dropped) and read-only, so the part needs no second copy (saving an image of
+    thousands of polygons parses each once)."""
+    ring = _points(value, 2, what)
+    if isinstance(value, np.ndarray):
+        ring = ring.copy()  # never freeze or alias the caller's array
+    if len(ring) > 1 and (ring[0] == ring[-1]).all():
+        ring = ring[:-1]
+    ring.setflags(write=False)
+    return ring
+
+
 def rle_counts(counts: str, what: str = "mask") -> np.ndarray:
     """Run lengths of a COCO compressed RLE string, decoded with numpy (no Python loop per character).
 
@@ -159,14 +172,12 @@ def shape_from_json(kind: str, doc: Any, what: str = "shape") -> ShapeValue:
         for i, part in enumerate(parts_doc):
             if not isinstance(part, Mapping):
                 raise CodecError(f"{what}: polygon part {i} must be an object with an exterior")
-            exterior = _points(part.get("exterior"), 2, f"{what}: polygon part {i} exterior")
+            exterior = _ring(part.get("exterior"), f"{what}: polygon part {i} exterior")
             holes_doc = part.get("holes", [])
             if not isinstance(holes_doc, list):
                 raise CodecError(f"{what}: polygon part {i} holes must be a list of rings")
-            holes = tuple(
-                _points(h, 2, f"{what}: polygon part {i} hole {j}") for j, h in enumerate(holes_doc)
-            )
-            parts.append(PolygonPart(exterior, holes))
+            holes = tuple(_ring(h, f"{what}: polygon part {i} hole {j}") for j, h in enumerate(holes_doc))
+            parts.append(PolygonPart.trusted(exterior, holes))
         return Polygon(tuple(parts))
     if kind == ShapeType.POLYLINE:
         return Polyline(_points(doc.get("points"), 2, f"{what}: polyline points"))

@@ -134,6 +134,7 @@ class Image(Base):
         UniqueConstraint("project_id", "checksum", name="uq_images_project_checksum"),
         Index("ix_images_project_status", "project_id", "status"),
         Index("ix_images_project_assignee", "project_id", "assignee_id"),
+        Index("ix_images_checksum", "checksum"),  # blob garbage collection looks images up by content
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -284,4 +285,44 @@ class Prediction(Base):
     object_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class BlobClaim(Base):
+    """A promise that a blob key is about to be referenced: garbage collection leaves the key alone while a
+    claim on it lives. Writers claim a key (under a lock on it) before they check whether its blob exists
+    and decide to reuse it, and drop the claim in the transaction that inserts the rows referring to it.
+
+    A claim lives until ``expires_at``; a claim with a ``job_id`` and no ``expires_at`` lives while its job
+    is queued or running (an import holds its images' keys until it commits or ends).
+    """
+
+    __tablename__ = "blob_claims"
+    __table_args__ = (Index("ix_blob_claims_key", "key"), Index("ix_blob_claims_job", "job_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(512))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ReviewEvent(Base):
+    """One step of an image through the review workflow (submit, approve, reject, reopen) and the annotation
+    version it was taken on: the review log, and what "changed since the last review" is measured from."""
+
+    __tablename__ = "review_events"
+    __table_args__ = (Index("ix_review_events_image", "image_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[str] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    annotation_version: Mapped[int] = mapped_column(Integer)
+    comment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comments.id", ondelete="SET NULL"), nullable=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

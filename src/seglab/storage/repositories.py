@@ -11,10 +11,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from seglab.core.annotation import Annotation
@@ -25,7 +25,7 @@ from seglab.storage.codec import (
     ontology_from_json,
     ontology_to_json,
 )
-from seglab.storage.models import AnnotationRow, HistoryRow, Image, Project, utcnow
+from seglab.storage.models import AnnotationRow, BlobClaim, HistoryRow, Image, Job, Project, utcnow
 
 Doc = dict[str, Any]
 Op = Literal["create", "update", "delete"]
@@ -379,3 +379,78 @@ def set_ontology(project: Project, ontology: Ontology) -> None:
     project.ontology = ontology_to_json(ontology)
     project.ontology_version += 1
     project.updated_at = utcnow()
+
+
+# ---------------------------------------------------------------------------------------- blob claims
+
+LIVE_JOB_STATUSES = ("queued", "running")
+
+
+def lock_blob_keys(session: Session, keys: Iterable[str]) -> None:
+    """Serialize this transaction with every other one that claims or collects any of ``keys``.
+
+    On PostgreSQL a transaction-scoped advisory lock per key (taken in sorted order, so two lockers never
+    deadlock); SQLite runs one write transaction at a time, which already serializes them.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted(set(keys)):
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+
+
+def claim_blobs(
+    session: Session, keys: Sequence[str], *, job_id: int | None = None, ttl: timedelta | None = None
+) -> list[int]:
+    """Claim ``keys`` (see :class:`BlobClaim`): for ``ttl``, or while job ``job_id`` runs. Commit the claim
+    before looking at the blobs; garbage collection takes the same key locks, so it either ran before
+    (the blob is gone and the writer stores it again) or sees the claim."""
+    if job_id is None and ttl is None:
+        raise ValueError("a claim needs a job or a time to live")
+    lock_blob_keys(session, keys)
+    now = utcnow()
+    rows = [
+        BlobClaim(key=key, job_id=job_id, expires_at=None if ttl is None else now + ttl, created_at=now)
+        for key in dict.fromkeys(keys)
+    ]
+    session.add_all(rows)
+    session.flush()
+    return [r.id for r in rows]
+
+
+def release_claims(session: Session, claim_ids: Sequence[int] = (), *, job_id: int | None = None) -> None:
+    """Drop claims by id, or every claim of a job."""
+    if claim_ids:
+        session.execute(delete(BlobClaim).where(BlobClaim.id.in_(list(claim_ids))))
+    if job_id is not None:
+        session.execute(delete(BlobClaim).where(BlobClaim.job_id == job_id))
+
+
+def _live_claim(now: datetime) -> Any:
+    """A claim that still protects its key. Written without NULL comparisons, so its negation selects
+    exactly the dead claims (``NOT (NULL > now)`` would be NULL, not true)."""
+    live_job = select(Job.id).where(Job.id == BlobClaim.job_id, Job.status.in_(LIVE_JOB_STATUSES)).exists()
+    return or_(
+        and_(BlobClaim.expires_at.is_not(None), BlobClaim.expires_at > now),
+        and_(BlobClaim.expires_at.is_(None), live_job),
+    )
+
+
+def claimed_keys(session: Session, keys: Sequence[str]) -> set[str]:
+    """Those of ``keys`` that a live claim holds."""
+    now = utcnow()
+    out: set[str] = set()
+    for start in range(0, len(keys), 500):
+        out.update(
+            session.scalars(
+                select(BlobClaim.key).where(BlobClaim.key.in_(keys[start : start + 500]), _live_claim(now))
+            )
+        )
+    return out
+
+
+def purge_dead_claims(session: Session) -> int:
+    """Delete claims that no longer protect anything (expired, or their job has ended)."""
+    done = session.execute(
+        delete(BlobClaim).where(~_live_claim(utcnow())).execution_options(synchronize_session=False)
+    )
+    return int(done.rowcount or 0)  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Annotated, Literal
 from urllib.parse import quote
 
@@ -76,6 +77,7 @@ def upload_images(
         project_id=project_id,
         files=payload,
         max_pixels=services.settings.max_image_pixels,
+        claim_ttl=timedelta(minutes=services.settings.blob_claim_minutes),
     )
     return [ImagePublic.model_validate(i) for i in stored]
 

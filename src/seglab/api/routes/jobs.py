@@ -7,9 +7,10 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile, status
 from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import Field
 
 from seglab.api.deps import ActorDep, ServicesDep
-from seglab.api.schemas import DownloadLink, ExportCreate, FolderImport, FormatPublic, JobPublic
+from seglab.api.schemas import DownloadLink, ExportCreate, FolderImport, FormatPublic, JobPublic, Strict
 from seglab.formats import registry
 from seglab.jobs import JobStatus
 from seglab.service import exports, imports
@@ -78,6 +79,39 @@ def import_folder(project_id: int, body: FolderImport, actor: ActorDep, services
         project_id=project_id,
         path=body.path,
         roots=list(services.settings.import_roots),
+        format=body.format,
+        skip_invalid=body.skip_invalid,
+    )
+    return JobPublic.model_validate(job)
+
+
+class S3Import(Strict):
+    """An S3 prefix inside the admin's S3 import roots (``SEGLAB_S3_IMPORT_ROOTS``): ``s3://bucket/path``,
+    or a path taken inside the first root."""
+
+    prefix: Annotated[str, Field(min_length=1, max_length=4096)]
+    format: (
+        Annotated[str, Field(max_length=50, description="Leave out to detect; 'images' for images only")]
+        | None
+    ) = None
+    skip_invalid: bool = False
+
+
+@router.post(
+    PREFIX + "/imports/s3",
+    status_code=status.HTTP_202_ACCEPTED,
+    tags=["import/export"],
+    responses={202: Accepted},
+)
+def import_s3(project_id: int, body: S3Import, actor: ActorDep, services: ServicesDep) -> JobPublic:
+    """Import a dataset, or images alone, from an S3 prefix inside the configured S3 roots (managers)."""
+    job = imports.start_s3(
+        services.db,
+        services.jobs,
+        actor=actor,
+        project_id=project_id,
+        prefix=body.prefix,
+        roots=list(services.settings.s3_import_roots),
         format=body.format,
         skip_invalid=body.skip_invalid,
     )
@@ -163,7 +197,7 @@ def download_link(
     response_class=Response,
     responses={
         200: {"content": {"application/zip": {}}, "description": "The export archive"},
-        410: {"description": "The link has expired"},
+        410: {"description": "The link, or the export's file, has expired"},
     },
 )
 def download(token: str, actor: ActorDep, services: ServicesDep) -> Response:
