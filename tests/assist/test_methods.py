@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from seglab.assist import AssistSession, segment
 from seglab.assist.graphcut import min_cut
 from seglab.assist.noc import iou
-from seglab.assist.superpixels import build_graph, session_graph
+from seglab.assist.superpixels import _LUT_STEP, build_graph, lab_image, nearest_centre, session_graph
 from tests.assist.scenes import make_scene
 
 
@@ -73,6 +73,19 @@ def test_superpixel_graph_is_consistent() -> None:
     a, b = g.labels[:, :-1].ravel(), g.labels[:, 1:].ravel()
     pairs = {(min(x, y), max(x, y)) for x, y in zip(a[a != b].tolist(), b[a != b].tolist(), strict=True)}
     assert pairs <= set(map(tuple, g.edges.tolist()))
+
+
+def test_palette_lookup_is_within_one_cell_of_the_exact_nearest_centre() -> None:
+    lab = lab_image(make_scene(4).image)
+    rng = np.random.default_rng(0)
+    centres = rng.uniform(0, 255, (32, 3)).astype(np.float32)
+    got = nearest_centre(lab, centres)
+    x = lab.reshape(-1, 3).astype(np.float64)
+    dist = np.linalg.norm(x[:, None, :] - centres[None, :, :], axis=2)  # (P, K)
+    exact = dist.argmin(1)
+    chosen = dist[np.arange(len(x)), got.ravel()]
+    assert (chosen <= dist.min(1) + _LUT_STEP * np.sqrt(3) + 1e-6).all()
+    assert (got.ravel() == exact).mean() > 0.95
 
 
 def test_felzenszwalb_graph() -> None:

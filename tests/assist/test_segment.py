@@ -127,3 +127,24 @@ def test_segment_to_polygon_is_exact_at_tolerance_zero() -> None:
     assert count(simple) < count(polygon)
     with pytest.raises(ValueError, match="tolerance"):
         segment_to_polygon(scene.image, tolerance=-1.0, **kwargs)
+
+
+def test_negative_click_removes_the_whole_leak_it_lands_in() -> None:
+    """A similar-coloured region touching the object is taken with it on the first click; one negative
+    click in it must remove all of it (the part nearer, geodesically, to that click than to the positive
+    one), not only the few superpixels under the click."""
+    rng = np.random.default_rng(0)
+    img = np.full((200, 300, 3), (60, 140, 60), np.float64)  # green background
+    img[60:140, 40:120] = (170, 40, 40)  # the object: a red square
+    img[70:130, 120:260] = (150, 45, 45)  # a similar red region touching it
+    img = np.clip(img + rng.normal(0, 8, img.shape), 0, 255).astype(np.uint8)
+    target = np.zeros((200, 300), bool)
+    target[60:140, 40:120] = True
+    session = AssistSession(img)
+    first = segment(img, positives=[(80.5, 100.5)], session=session)
+    assert first[100, 200], "the leak this test is about did not happen"
+    second = segment(
+        img, positives=[(80.5, 100.5)], negatives=[(190.5, 100.5)], previous=first, session=session
+    )
+    assert iou(second, target) > 0.95
+    assert second[70:130, 125:260].mean() < 0.01

@@ -10,6 +10,10 @@ one place can undo another. Here
 2. clicks pin their superpixels, a box pins everything outside it, and a geodesic term (shortest paths over
    the graph with appearance-change edge costs) pulls superpixels near a positive seed to foreground and
    near a negative one to background, fading with distance, so a click acts on the region it lands in;
+   a negative click inside the previous mask also claims every superpixel of that mask that is
+   geodesically nearer to it than to all positive clicks, so one click removes a whole leak into a
+   similar-coloured neighbour rather than the few superpixels under it (the colour model alone cannot:
+   the leak has the object's colours);
 3. the result is refined at pixel level by GrabCut restricted to a band around the superpixel boundary, on a
    crop around the object (at the working resolution), so edges follow the image, not superpixel borders;
 4. :mod:`seglab.assist.refine` then applies only the changes that touch a corrective click and lie within a
@@ -46,6 +50,8 @@ class AutoParams:
     geodesic: float = 5.0  # nats per pixel of pull towards the geodesically nearest seeds' label
     geodesic_scale: float = 3.0  # geodesic distance (median-contrast steps) where that pull fades to 1/e
     seed_weight: float = 4.0  # how much more a clicked superpixel counts in the colour model
+    voronoi: float = 10.0  # nats per pixel: a negative click claims what is geodesically nearer to it
+    voronoi_scale: float = 2.0  # geodesic distance difference over which that pull saturates
     grow_tolerance: float = 10.0  # Lab distance for the first click's initial region
     band: int = 8  # half-width (working pixels) of the band GrabCut may move the boundary in, at least
     band_fraction: float = 0.0  # and this fraction of the object's equivalent radius
@@ -168,6 +174,13 @@ def superpixel_cut(session: AssistSession, prompts: Prompts, params: AutoParams)
         # background; far from every seed, the colour model alone decides.
         closeness = np.exp(-d_pos / params.geodesic_scale) - np.exp(-d_neg / params.geodesic_scale)
         bias -= params.geodesic * closeness
+        clicked_bg = neg & ~pos  # the user's negative clicks and strokes (not the outside of a box)
+        if params.voronoi > 0 and prev_cov is not None and clicked_bg.any():
+            # A negative click inside the previous mask claims the part of it that is geodesically nearer
+            # to it than to every positive click: the spurious region it was placed in.
+            d_click = _geodesic(graph, clicked_bg, cost)
+            nearer = np.tanh(np.clip((d_pos - d_click) / params.voronoi_scale, -10.0, 10.0))
+            bias += params.voronoi * (prev_cov >= 0.5) * np.maximum(nearer, 0.0)
     if prev_cov is not None and params.correction_reach > 0:
         bias += _stay_weight(graph, prompts, params) * (1.0 - 2.0 * prev_cov)
     pair = _pairwise(graph, params)

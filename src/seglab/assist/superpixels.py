@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 PALETTE_SIZE = 32
 SEGMENTS = 3000  # superpixels asked of SLIC on the working image (about 100 pixels each)
+_SLIC_ITERATIONS = 5  # SLIC's centres barely move after a few rounds; the default 10 doubles the cost
+_LUT_STEP = 4  # Lab units per cell of the palette lookup table (64^3 cells)
 Algorithm = Literal["slic", "felzenszwalb"]
 
 
@@ -85,18 +87,33 @@ def lab_image(rgb: np.ndarray) -> np.ndarray:
 
 def palette_indices(lab: np.ndarray, k: int = PALETTE_SIZE, seed: int = 0) -> np.ndarray:
     """Quantise a Lab image to ``k`` k-means colours fitted on a pixel sample; (H, W) uint8 indices."""
-    flat = lab.reshape(-1, 3).astype(np.float32)
+    flat = lab.reshape(-1, 3)
     rng = np.random.default_rng(seed)
-    sample = flat[rng.choice(len(flat), size=min(len(flat), 20_000), replace=False)]
+    sample = flat[rng.choice(len(flat), size=min(len(flat), 20_000), replace=False)].astype(np.float32)
     k = min(k, len(np.unique(sample, axis=0)))
     if k <= 1:
         return np.zeros(lab.shape[:2], dtype=np.uint8)
     cv2.setRNGSeed(seed)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
     _, _, centres = cv2.kmeans(sample, k, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+    return nearest_centre(lab, centres)
+
+
+def nearest_centre(lab: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Index (H, W) uint8 of the nearest of ``centres`` (K, 3) for each pixel of an 8-bit Lab image.
+
+    Through a lookup table over Lab cells of ``_LUT_STEP`` units (the nearest centre of each cell's middle):
+    one gather per pixel instead of K distances. A pixel's centre is at most ``_LUT_STEP * sqrt(3)`` units
+    farther than the exact nearest one, far below the palette's spacing.
+    """
+    cells = 256 // _LUT_STEP
+    mids = (np.arange(cells, dtype=np.float32) + 0.5) * _LUT_STEP
+    grid = np.stack(np.meshgrid(mids, mids, mids, indexing="ij"), axis=-1).reshape(-1, 3)
+    c = np.asarray(centres, dtype=np.float32)
     # nearest centre: |x|^2 - 2 x.c + |c|^2, the |x|^2 term is common to all centres
-    score = flat @ (-2.0 * centres.T) + (centres**2).sum(1)[None, :]  # (P, K)
-    return np.argmin(score, axis=1).astype(np.uint8).reshape(lab.shape[:2])
+    lut = np.argmin(grid @ (-2.0 * c.T) + (c**2).sum(1)[None, :], axis=1).astype(np.uint8)
+    q = (np.asarray(lab, dtype=np.uint8) // _LUT_STEP).astype(np.intp)
+    return lut[(q[..., 0] * cells + q[..., 1]) * cells + q[..., 2]]
 
 
 def _edges(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -116,19 +133,41 @@ def build_graph(
     algorithm: Algorithm = "slic",
     segments: int = SEGMENTS,
     palette: np.ndarray | None = None,
+    lab: np.ndarray | None = None,
 ) -> SuperpixelGraph:
-    """Superpixels of an RGB image and their statistics (vectorised; no loop over superpixels)."""
+    """Superpixels of an RGB image and their statistics (vectorised; no loop over superpixels).
+
+    ``lab`` is the image in OpenCV's 8-bit Lab when the caller has it already (the session caches it).
+    """
     h, w = rgb.shape[:2]
-    lab = lab_image(rgb)
+    if lab is None:
+        lab = lab_image(rgb)
     if algorithm == "slic":
-        raw = slic(rgb, n_segments=segments, compactness=12, sigma=0.8, start_label=0, channel_axis=-1)
+        # SLIC wants CIE Lab (L 0..100, a and b centred on 0); rescaling OpenCV's 8-bit Lab is much cheaper
+        # than letting scikit-image convert the RGB image in float64 again.
+        cie = lab.astype(np.float32) * np.array([100.0 / 255.0, 1.0, 1.0], np.float32) - np.array(
+            [0.0, 128.0, 128.0], np.float32
+        )
+        cie = cv2.GaussianBlur(cie, (0, 0), 0.8)
+        raw = slic(
+            cie,
+            n_segments=segments,
+            compactness=12,
+            sigma=0,
+            start_label=0,
+            channel_axis=-1,
+            convert2lab=False,
+            max_num_iter=_SLIC_ITERATIONS,
+        )
     elif algorithm == "felzenszwalb":
         min_size = max(8, (h * w) // (segments * 4))
         raw = felzenszwalb(rgb, scale=60, sigma=0.8, min_size=min_size, channel_axis=-1)
     else:
         raise ValueError(f"unknown superpixel algorithm {algorithm!r}; use 'slic' or 'felzenszwalb'")
-    _, labels = np.unique(raw, return_inverse=True)  # consecutive ids
-    labels = labels.reshape(h, w).astype(np.int32)
+    labels = np.asarray(raw, dtype=np.int32).reshape(h, w)
+    if labels.min() != 0 or not np.bincount(labels.ravel()).all():  # ids must be consecutive from 0
+        _, inverse = np.unique(raw, return_inverse=True)
+        labels = inverse.reshape(h, w).astype(np.int32)
     n = int(labels.max()) + 1
     flat = labels.ravel()
     area = np.bincount(flat, minlength=n).astype(np.float64)
@@ -188,9 +227,10 @@ def session_graph(
     session: AssistSession, algorithm: Algorithm = "slic", segments: int = SEGMENTS
 ) -> SuperpixelGraph:
     """The working image's superpixel graph, computed once per session, algorithm and segment count."""
-    palette = session.cached("palette", lambda: palette_indices(lab_image(session.work_image)))
+    lab = session.cached("lab", lambda: lab_image(session.work_image))
+    palette = session.cached("palette", lambda: palette_indices(lab))
     compute: Callable[[], SuperpixelGraph] = lambda: build_graph(  # noqa: E731
-        session.work_image, algorithm=algorithm, segments=segments, palette=palette
+        session.work_image, algorithm=algorithm, segments=segments, palette=palette, lab=lab
     )
     name = f"superpixels:{algorithm}" if segments == SEGMENTS else f"superpixels:{algorithm}:{segments}"
     return session.cached(name, compute)
