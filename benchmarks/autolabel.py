@@ -1,6 +1,7 @@
 """Benchmark of seglab.autolabel on ISBI 2012 membrane slices (../shared/data/membrane).
 
-    python benchmarks/autolabel.py [--ks 1,2,5,10] [--threads 1] [--plots DIR] [--skip-audit]
+    python benchmarks/autolabel.py [--ks 1,2,5,10] [--segmentation-slices 20..29] [--threads 1]
+        [--plots DIR] [--tune] [--skip-segmentation] [--skip-uncertainty] [--skip-audit]
 
 1. Few-shot segmentation: train on slices 0..k-1, evaluate on slices 20..29 (512x512 each), for each k:
    mIoU (membrane, cell), training time (features included), prediction time per megapixel and peak
@@ -8,12 +9,24 @@
    scikit-image baseline (``multiscale_basic_features`` sigma 1..16 + ``fit_segmenter`` with the
    RandomForest of scikit-image's trainable-segmentation example: 50 trees, depth 10, 5% bootstrap
    samples). Each run is a fresh process; peak memory is its resident-set growth from just before
-   training to the end of prediction. Both use ``--threads`` threads.
+   training to the end of prediction. Both use ``--threads`` threads. The classifier's defaults
+   (``TrainConfig``) were developed with this table, on slices 20..29; ``--segmentation-slices 10..19``
+   measures the same table on slices no classifier setting was chosen on (10..19 only chose the
+   per-object uncertainty aggregation, which does not change the pixel labels).
 2. Uncertainty quality (the k=5 seglab model on slices 20..29): AUROC of the per-pixel uncertainty for
    "this pixel is wrong"; predicted cells (instances) are "wrong" when their IoU with the best-matching
    true cell is below 0.5: AUROC of the per-object uncertainty, and the share of all wrong objects among
    the 10% and 20% most uncertain. ECE before and after temperature scaling; ``--plots`` writes the
    reliability diagram.
+
+   Protocol: slices 20..29 are for measuring only. The per-object aggregation defaults of
+   ``seglab.autolabel.uncertainty`` (band width, core quantile, boundary weight, instability scale) were
+   chosen with ``--tune``: the same k=5 model predicts the tuning slices 10..19, every combination of
+   :data:`GRID` is scored there, and the argmax of (AUROC + share of wrong objects among the 20% most
+   uncertain) was frozen in the library before the figures on 20..29 were measured. ``--tune`` prints
+   the best combinations on 10..19 and checks that the library's defaults are the argmax; it never looks
+   at slices 20..29. Nothing is fitted on the evaluation slices (the temperature is fitted on held-out
+   labeled pixels of the training slices 0..4).
 3. Audit quality: slices 0..9 as a dataset (membrane as one stuff mask, every cell a thing mask); 10% of
    the cells of at least 64 px are corrupted on purpose, a third each deleted, relabeled 'membrane'
    (wrong class) or dilated by 3 px (sloppy boundary). Precision and recall of the top-N suspects with
@@ -41,6 +54,13 @@ from scipy import ndimage
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "membrane" / "train"
 TEST = list(range(20, 30))
+TUNE = list(range(10, 20))  # the only slices the uncertainty defaults were chosen on
+GRID = {
+    "band": (1, 2, 3, 4),
+    "core_quantile": (0.5, 0.75, 0.9, 0.95, 1.0),
+    "boundary_weight": (0.0, 0.25, 0.5, 0.75, 1.0),
+    "instability_scale": (0.0, 1.0, 2.0, 3.0, 4.0),
+}
 sys.path.insert(0, str(ROOT / "src"))
 
 
@@ -63,10 +83,10 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def run_segmentation(method: str, k: int, threads: int) -> dict:
+def run_segmentation(method: str, k: int, threads: int, slices: list[int]) -> dict:
     """One (method, k) in a fresh process: train, predict the test slices, report."""
     train = [load(i) for i in range(k)]
-    test = [load(i) for i in TEST]
+    test = [load(i) for i in slices]
     start_rss = _rss_mb()
     if method == "seglab":
         from seglab.autolabel import ClassInfo, FeatureConfig, TrainConfig, train_pixel_classifier
@@ -109,16 +129,16 @@ def run_segmentation(method: str, k: int, threads: int) -> dict:
     }  # fmt: skip
 
 
-def segmentation_table(ks: list[int], threads: int) -> list[dict]:
+def segmentation_table(ks: list[int], threads: int, slices: list[int]) -> list[dict]:
     rows = []
     ctx = multiprocessing.get_context("spawn")
     for k in ks:
         for method in ("seglab", "skimage-rf"):
             with cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-                row = pool.submit(run_segmentation, method, k, threads).result()
+                row = pool.submit(run_segmentation, method, k, threads, slices).result()
             print(f"  k={k} {method}: mIoU {row['miou']:.4f}, train {row['train_s']:.1f} s", flush=True)
             rows.append(row)
-    print("\n### Few-shot segmentation (train on slices 0..k-1, evaluate on 20..29)\n")
+    print(f"\n### Few-shot segmentation (train on slices 0..k-1, evaluate on {slices[0]}..{slices[-1]})\n")
     print(
         "| k | method | mIoU | IoU membrane | IoU cell | train s (wall) | train s (CPU) | predict s/MP | "
         "peak MB | train speed-up (CPU) |"
@@ -152,21 +172,9 @@ def wrong_objects(ids: np.ndarray, truth: np.ndarray, n: int) -> np.ndarray:
     return best[1:] < 0.5
 
 
-def uncertainty_quality(threads: int, plots: Path | None) -> None:
-    from sklearn.metrics import roc_auc_score
-
-    from seglab.autolabel import (
-        ClassInfo,
-        FeatureConfig,
-        InstanceOptions,
-        TrainConfig,
-        instance_map,
-        objects_uncertainty,
-        reliability_curve,
-        reliability_diagram,
-        train_pixel_classifier,
-    )
-    from seglab.autolabel.instances import object_instability
+def k5_model(threads: int):
+    """The k = 5 seglab model (slices 0..4) that the uncertainty figures are about."""
+    from seglab.autolabel import ClassInfo, FeatureConfig, TrainConfig, train_pixel_classifier
     from seglab.core import LabelKind
 
     classes = (ClassInfo("membrane", LabelKind.STUFF), ClassInfo("cell", LabelKind.THING))
@@ -175,42 +183,114 @@ def uncertainty_quality(threads: int, plots: Path | None) -> None:
         [t[0] for t in train], [t[1] for t in train], classes,
         TrainConfig(features=FeatureConfig(color="gray"), threads=threads),
     )  # fmt: skip
+    return model, classes
+
+
+def predicted_cells(model, classes, index: int):
+    """One slice's prediction and its cells: ``(pred, truth, ids, instability, cell ids, wrong)``, where
+    the instance map and instability are what ``annotations_from_prediction`` uses."""
+    from seglab.autolabel import InstanceOptions, instance_map
+    from seglab.autolabel.instances import object_instability
+    from seglab.core import LabelKind
+
+    image, truth = load(index)
+    pred = model.predict(image)
+    ids, owner = instance_map(pred, classes, InstanceOptions())
+    unstable = object_instability(pred, classes, ids, owner)
+    cell_ids = [j + 1 for j, k in enumerate(owner) if classes[k].kind is LabelKind.THING]
+    wrong = wrong_objects(ids, truth, len(owner))
+    return pred, truth, ids, unstable, cell_ids, np.array([bool(wrong[j - 1]) for j in cell_ids])
+
+
+def ranking_quality(values: np.ndarray, wrong: np.ndarray) -> tuple[float, float, float]:
+    """AUROC of ``values`` for ``wrong``, and the share of all wrong objects among the 10% / 20% with the
+    highest values."""
+    from sklearn.metrics import roc_auc_score
+
+    order = np.argsort(-values, kind="stable")
+    found = [wrong[order[: round(q * len(values))]].sum() / max(wrong.sum(), 1) for q in (0.1, 0.2)]
+    return float(roc_auc_score(wrong, values)), float(found[0]), float(found[1])
+
+
+def tune_object_uncertainty(model, classes) -> None:
+    """Score every combination of :data:`GRID` on the tuning slices 10..19 (never on 20..29)."""
+    import itertools
+
+    from seglab.autolabel import objects_uncertainty
+    from seglab.autolabel import uncertainty as unc
+
+    signals: dict[tuple[int, float], list[np.ndarray]] = {}  # (band, quantile) -> (N, 4) per slice
+    wrong_all = []
+    for i in TUNE:
+        pred, _, ids, unstable, cell_ids, wrong = predicted_cells(model, classes, i)
+        total = pred.uncertainty().total
+        wrong_all.append(wrong)
+        for band, q in itertools.product(GRID["band"], GRID["core_quantile"]):
+            per = objects_uncertainty(ids, total, band=band, instability=unstable, core_quantile=q)
+            rows = [(per[j].interior, per[j].boundary, per[j].peak, per[j].instability) for j in cell_ids]
+            signals.setdefault((band, q), []).append(np.array(rows, dtype=np.float64).reshape(-1, 4))
+    wrong = np.concatenate(wrong_all)
+    results = []
+    for band, q, wb, scale in itertools.product(*GRID.values()):
+        sig = np.concatenate(signals[(band, q)])
+        values = np.array(
+            [unc.combine_object_uncertainty(*r, boundary_weight=wb, instability_scale=scale) for r in sig]
+        )
+        results.append(((band, q, wb, scale), ranking_quality(values, wrong)))
+    results.sort(key=lambda r: -(r[1][0] + r[1][2]))
+    frozen = (unc.OBJECT_BAND, unc.CORE_QUANTILE, unc.BOUNDARY_WEIGHT, unc.INSTABILITY_SCALE)
+    print(f"\n### Tuning the per-object aggregation (slices {TUNE[0]}..{TUNE[-1]} only)\n")
+    print(f"{len(wrong)} predicted cells, {wrong.sum()} wrong; {len(results)} combinations; criterion")
+    print("AUROC + share of wrong objects among the 20% most uncertain.\n")
+    print("| rank | band | core quantile | boundary weight | instability scale | AUROC | top 10% | top 20% |")
+    print("|---|---|---|---|---|---|---|---|")
+    shown = results[:5] + [r for r in results[5:] if r[0] == frozen]
+    for r in shown:
+        (band, q, wb, scale), (auc, s10, s20) = r
+        rank = results.index(r) + 1
+        print(f"| {rank} | {band} | {q} | {wb} | {scale} | {auc:.3f} | {s10:.1%} | {s20:.1%} |")
+    best = results[0][0]
+    verdict = "the argmax" if best == frozen else f"NOT the argmax {best}: update the library's constants"
+    print(f"\nlibrary defaults {frozen}: {verdict}")
+
+
+def uncertainty_quality(threads: int, plots: Path | None, tune: bool) -> None:
+    from seglab.autolabel import objects_uncertainty, reliability_curve, reliability_diagram
+
+    model, classes = k5_model(threads)
+    if tune:
+        tune_object_uncertainty(model, classes)
     calibrator = model.calibrator
     pix_u, pix_wrong, obj_u, obj_wrong, conf_raw, conf_cal, correct = [], [], [], [], [], [], []
     for i in TEST:
-        image, truth = load(i)
-        pred = model.predict(image)
+        pred, truth, ids, unstable, cell_ids, wrong = predicted_cells(model, classes, i)
         total = pred.uncertainty().total
         pix_u.append(total.ravel())
         pix_wrong.append((pred.labels != truth).ravel())
         correct.append((pred.labels == truth).ravel())
         conf_cal.append(pred.proba.max(axis=2).ravel())
         model.calibrator = None
-        conf_raw.append(model.predict(image).proba.max(axis=2).ravel())
+        conf_raw.append(model.predict(load(i)[0]).proba.max(axis=2).ravel())
         model.calibrator = calibrator
-        ids, owner = instance_map(pred, classes, InstanceOptions())
-        unstable = object_instability(pred, classes, ids, owner)  # what annotations_from_prediction uses
-        per = objects_uncertainty(ids, total, instability=unstable)
-        cell_ids = [j + 1 for j, k in enumerate(owner) if classes[k].kind is LabelKind.THING]
-        wrong = wrong_objects(ids, truth, len(owner))
+        per = objects_uncertainty(ids, total, instability=unstable)  # the library's frozen defaults
         obj_u += [per[j].value for j in cell_ids]
-        obj_wrong += [bool(wrong[j - 1]) for j in cell_ids]
+        obj_wrong.append(wrong)
     pu, pw = np.concatenate(pix_u), np.concatenate(pix_wrong)
-    ou, ow = np.array(obj_u), np.array(obj_wrong)
-    order = np.argsort(-ou, kind="stable")
-    share = {q: ow[order[: round(q * len(ou))]].sum() / max(ow.sum(), 1) for q in (0.1, 0.2)}
+    ou, ow = np.array(obj_u), np.concatenate(obj_wrong)
+    auc, share10, share20 = ranking_quality(ou, ow)
+    pix_auc = ranking_quality(pu, pw)[0]
     ok = np.concatenate(correct)
     raw = reliability_curve(np.concatenate(conf_raw), ok)
     cal = reliability_curve(np.concatenate(conf_cal), ok)
-    print("\n### Uncertainty quality (k = 5 model, slices 20..29)\n")
+    print("\n### Uncertainty quality (k = 5 model, slices 20..29, defaults frozen beforehand)\n")
     print("| measure | value |")
     print("|---|---|")
     print(f"| pixels wrong | {pw.mean():.1%} of {pw.size:,} |")
-    print(f"| per-pixel AUROC (uncertainty vs wrong pixel) | {roc_auc_score(pw, pu):.3f} |")
+    print(f"| per-pixel AUROC (uncertainty vs wrong pixel) | {pix_auc:.3f} |")
     print(f"| predicted cells / wrong (IoU < 0.5) | {len(ou)} / {ow.sum()} |")
-    print(f"| per-object AUROC (uncertainty vs wrong object) | {roc_auc_score(ow, ou):.3f} |")
-    print(f"| wrong objects among the 10% most uncertain | {share[0.1]:.1%} |")
-    print(f"| wrong objects among the 20% most uncertain | {share[0.2]:.1%} |")
+    print(f"| per-object AUROC (uncertainty vs wrong object) | {auc:.3f} |")
+    print(f"| wrong objects among the 10% most uncertain | {share10:.1%} |")
+    print(f"| wrong objects among the 20% most uncertain | {share20:.1%} |")
     temp = calibrator.to_json() if calibrator is not None else {"method": "none"}
     print(f"| ECE before / after calibration ({temp.get('method')}) | {raw.ece:.4f} / {cal.ece:.4f} |")
     if plots is not None:
@@ -315,10 +395,14 @@ def audit_quality(threads: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ks", default="1,2,5,10")
+    parser.add_argument(
+        "--segmentation-slices", default="20..29", help="evaluation slices of the segmentation table"
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--plots", type=Path, default=None)
     parser.add_argument("--skip-segmentation", action="store_true")
     parser.add_argument("--skip-uncertainty", action="store_true")
+    parser.add_argument("--tune", action="store_true", help="score the uncertainty grid on slices 10..19")
     parser.add_argument("--skip-audit", action="store_true")
     args = parser.parse_args()
     if not DATA.is_dir():
@@ -326,9 +410,10 @@ def main() -> None:
     if args.plots is not None:
         args.plots.mkdir(parents=True, exist_ok=True)
     if not args.skip_segmentation:
-        segmentation_table([int(k) for k in args.ks.split(",")], args.threads)
+        first, last = (int(v) for v in args.segmentation_slices.split(".."))
+        segmentation_table([int(k) for k in args.ks.split(",")], args.threads, list(range(first, last + 1)))
     if not args.skip_uncertainty:
-        uncertainty_quality(args.threads, args.plots)
+        uncertainty_quality(args.threads, args.plots, args.tune)
     if not args.skip_audit:
         audit_quality(args.threads)
 

@@ -93,3 +93,24 @@ def test_suggest_ranks_unlabeled_images(dataset_dir, tmp_path):
     picks = json.loads(js.read_text())
     assert [p["rank"] for p in picks] == [1, 2]
     assert {p["image"] for p in picks} <= {"scene_3.png", "scene_4.png", "scene_5.png"}
+
+
+def test_predict_with_a_torchscript_network(tmp_path):
+    """A user's TorchScript file (.pt) goes to the PyTorch backend, with its output classes named."""
+    torch = pytest.importorskip("torch", reason="PyTorch is an optional extra: pip install seglab[torch]")
+    from tests.autolabel.test_backends import _traced
+
+    network = tmp_path / "net.pt"
+    _traced(torch, network)
+    images = tmp_path / "new"
+    images.mkdir()
+    write_png(images / "fresh.png", scene(4, size=48, n_objects=2).pixels)
+    args = ["autolabel", "predict", str(network), str(images), "--out", str(tmp_path / "x"), "--to", "coco"]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code != 0 and "--classes" in refused.output
+    dst = tmp_path / "pred"
+    _run("autolabel", "predict", str(network), str(images), "--out", str(dst), "--to", "coco",
+         "--classes", "red,other", "--min-area", "1")  # fmt: skip
+    ds, _ = registry.read_dataset(dst, "coco")
+    assert set(ds.ontology.names) <= {"red", "other"}
+    assert all(a.source is Source.MODEL for a in ds.images[0].annotations)

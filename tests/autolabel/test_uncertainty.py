@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from seglab.autolabel import image_uncertainty, objects_uncertainty, pixel_uncertainty, train_pixel_classifier
 from seglab.autolabel.uncertainty import ensemble_disagreement, margin_uncertainty, normalized_entropy
@@ -35,10 +36,30 @@ def test_object_and_image_aggregation():
     unc[10:18, 13] = 0.9  # an uncertain ridge through object 2: a missed separating boundary
     objs = objects_uncertainty(inst, unc, band=1)
     assert objs[1].value == 0.0
-    assert objs[2].peak > 0.5 and objs[2].value > 0.3
+    # the core's median does not see a one-pixel ridge; the interior mean and the band still do
+    assert objs[2].peak == 0.0 and objs[2].interior > 0.1 and objs[2].boundary > 0.0
+    assert objs[2].value > objs[2].interior
+    ridge = objects_uncertainty(inst, unc, band=1, core_quantile=0.9)  # a high quantile sees it
+    assert ridge[2].peak > 0.5 and ridge[2].value > 0.5
     summary = image_uncertainty(unc, list(objs.values()))
-    assert summary.objects == 2 and summary.uncertain_objects == 1
+    assert summary.objects == 2 and summary.uncertain_objects == 0
     assert summary.max_object == objs[2].value and 0 < summary.mean < 0.05
+    assert image_uncertainty(unc, list(ridge.values())).uncertain_objects == 1
+
+
+def test_object_signals_combine_as_documented():
+    from seglab.autolabel.uncertainty import BOUNDARY_WEIGHT, INSTABILITY_SCALE, combine_object_uncertainty
+
+    assert combine_object_uncertainty(0.0, 0.0, 0.0, 0.0) == 0.0
+    assert combine_object_uncertainty(0.0, 0.0, 0.0, 1.0 / INSTABILITY_SCALE) == 1.0  # saturates there
+    expected = 1.0 - 0.8 * (1.0 - BOUNDARY_WEIGHT * 0.5) * 0.9
+    assert abs(combine_object_uncertainty(0.2, 0.5, 0.1, 0.0) - expected) < 1e-12
+    # more of any signal never makes an object look surer
+    base = combine_object_uncertainty(0.1, 0.2, 0.1, 0.05)
+    for bumped in ((0.3, 0.2, 0.1, 0.05), (0.1, 0.4, 0.1, 0.05), (0.1, 0.2, 0.3, 0.05), (0.1, 0.2, 0.1, 0.2)):
+        assert combine_object_uncertainty(*bumped) > base
+    with pytest.raises(ValueError, match="core_quantile"):
+        objects_uncertainty(np.ones((4, 4), np.int32), np.zeros((4, 4), np.float32), core_quantile=1.5)
 
 
 def test_uncertainty_is_higher_on_deliberately_ambiguous_pixels():
@@ -65,7 +86,7 @@ def test_uncertainty_is_higher_on_deliberately_ambiguous_pixels():
 
 
 def test_instability_is_the_object_level_disagreement_of_members():
-    from seglab.autolabel.uncertainty import instance_instability
+    from seglab.autolabel.uncertainty import INSTABILITY_SCALE, instance_instability
 
     inst = np.zeros((10, 20), dtype=np.int32)
     inst[2:8, 2:18] = 1  # one long object in the mean prediction
@@ -78,4 +99,4 @@ def test_instability_is_the_object_level_disagreement_of_members():
     np.testing.assert_allclose(instance_instability(inst, owner, [same, (split, np.array([1, 1]))]), [0.25])
     assert instance_instability(inst, owner, [other_class])[0] == 1.0
     objs = objects_uncertainty(inst, np.zeros((10, 20), np.float32), instability=np.array([0.25]))
-    assert objs[1].instability == 0.25 and abs(objs[1].value - 0.5) < 1e-9
+    assert objs[1].instability == 0.25 and abs(objs[1].value - min(1.0, 0.25 * INSTABILITY_SCALE)) < 1e-9

@@ -5,7 +5,8 @@ The pieces, one concern per module:
 - :mod:`~seglab.autolabel.features`: multiscale pixel features (OpenCV filters, vectorised);
 - :mod:`~seglab.autolabel.pixel_classifier`: the built-in LightGBM ensemble with auto-context, trained
   from full masks, polygons or scribbles, predicting in tiles;
-- :mod:`~seglab.autolabel.backends`: the backend interface and the ONNX Runtime backend;
+- :mod:`~seglab.autolabel.backends`: the backend interface, the ONNX Runtime backend and the PyTorch
+  (TorchScript) backend of the optional ``torch`` extra;
 - :mod:`~seglab.autolabel.instances`: probabilities to stuff regions and split thing instances, as
   model annotations with score and uncertainty;
 - :mod:`~seglab.autolabel.uncertainty` and :mod:`~seglab.autolabel.calibration`: per pixel, object and
@@ -23,6 +24,7 @@ from seglab.autolabel.backends import (
     OnnxBackend,
     Prediction,
     SegmentationBackend,
+    TorchBackend,
     checked_predict,
     classes_from_ontology,
 )
@@ -66,6 +68,7 @@ __all__ = [
     "Suspect",
     "SuspectKind",
     "TemperatureScaling",
+    "TorchBackend",
     "TrainConfig",
     "annotations_from_prediction",
     "audit_dataset",

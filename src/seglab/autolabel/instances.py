@@ -22,7 +22,12 @@ from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
 
 from seglab.autolabel.backends import ClassInfo, Prediction
-from seglab.autolabel.uncertainty import PixelUncertainty, instance_instability, objects_uncertainty
+from seglab.autolabel.uncertainty import (
+    OBJECT_BAND,
+    PixelUncertainty,
+    instance_instability,
+    objects_uncertainty,
+)
 from seglab.core.annotation import Annotation, Source
 from seglab.core.geometry import Polygon, PolygonPart
 from seglab.core.mask import Mask
@@ -44,7 +49,7 @@ class InstanceOptions:
     split_depth: float = 2.0
     neck_ratio: float = 0.5
     evidence_min: float = 0.3
-    band: int = 2
+    band: int = OBJECT_BAND
     shape: str = "polygon"
 
     def __post_init__(self) -> None:

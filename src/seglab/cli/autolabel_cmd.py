@@ -24,6 +24,7 @@ from seglab.autolabel import (
     ModelError,
     OnnxBackend,
     SegmentationBackend,
+    TorchBackend,
     TrainConfig,
     annotations_from_prediction,
     audit_dataset,
@@ -212,14 +213,22 @@ def train(
     say(f"wrote {out}", style="green")
 
 
+NETWORK_SUFFIXES = {".onnx": "ONNX", ".pt": "TorchScript", ".ts": "TorchScript"}
+
+
 def _backend(model: Path, classes: str | None, threads: int = 0) -> SegmentationBackend:
-    if model.suffix.lower() == ".onnx":
+    """A seglab model, or a user's network: ``.onnx`` through ONNX Runtime, ``.pt``/``.ts`` (TorchScript)
+    through PyTorch (``pip install seglab[torch]``) on CUDA when available."""
+    kind = NETWORK_SUFFIXES.get(model.suffix.lower())
+    if kind is not None:
         names = _split_names(classes)
         if not names:
-            raise usage_error("an ONNX model needs --classes (its output channels, in order)", "--classes")
-        return OnnxBackend(model, names)
+            raise usage_error(f"an {kind} model needs --classes (its output channels, in order)", "--classes")
+        return OnnxBackend(model, names) if kind == "ONNX" else TorchBackend(model, names)
     if classes is not None:
-        raise usage_error("--classes is only for ONNX models; seglab models carry their classes", "--classes")
+        raise usage_error(
+            "--classes is only for ONNX / TorchScript models; seglab models carry their classes", "--classes"
+        )
     loaded = load_model(model)
     loaded.threads = threads
     return loaded
@@ -238,7 +247,8 @@ def _ontology(classes: tuple[ClassInfo, ...]) -> Ontology:
 @handle_errors
 def predict(
     model: Annotated[
-        Path, typer.Argument(help="A .seglab-model from `train`, or a segmentation .onnx file.")
+        Path,
+        typer.Argument(help="A .seglab-model from `train`, or a network (.onnx, TorchScript .pt)."),
     ],
     images: Annotated[
         Path, typer.Argument(help="An image file or a folder of images (searched recursively).")
@@ -259,7 +269,8 @@ def predict(
         float, typer.Option("--split-depth", min=0.0, help="Watershed marker depth in px (0: no split).")
     ] = 2.0,
     classes: Annotated[
-        str | None, typer.Option("--classes", help="ONNX models only: comma-separated output classes.")
+        str | None,
+        typer.Option("--classes", help="ONNX / TorchScript models only: comma-separated output classes."),
     ] = None,
     threads: ThreadsOption = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace DST once complete.")] = False,

@@ -22,6 +22,7 @@ from typing import IO, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from seglab.core.annotation import Annotation
 from seglab.core.conventions import ImageSize
 from seglab.core.dataset import Dataset, ImageRecord
 from seglab.formats.base import ErrorPolicy, InvalidDataError, ReadOptions
@@ -130,6 +131,28 @@ def _reference(s: Session, project_id: int) -> Dataset:
     return Dataset(repo.get_ontology(row), tuple(images))
 
 
+def prediction_row(
+    ann: Annotation, *, project_id: int, image_id: int, job_id: int, model: str
+) -> dict[str, Any]:
+    """The values of a pending ``predictions`` row for a model's annotation (for bulk inserts)."""
+    doc = repo.to_doc(ann)
+    return {
+        "project_id": project_id,
+        "image_id": image_id,
+        "job_id": job_id,
+        "model": model,
+        "label": ann.label,
+        "kind": doc["kind"],
+        "geometry": doc[doc["kind"]],
+        "attributes": doc["attributes"],
+        "score": ann.score,
+        "uncertainty": ann.uncertainty,
+        "extra": doc["extra"],
+        "status": PENDING,
+        "created_at": utcnow(),
+    }
+
+
 def run_import(ctx: JobContext, *, db: Database, blobs: BlobStore) -> None:
     job = ctx.job
     if job.project_id is None or job.created_by is None:
@@ -166,23 +189,8 @@ def run_import(ctx: JobContext, *, db: Database, blobs: BlobStore) -> None:
             if reasons:
                 problems += [{"where": f"image {image.id}", "reason": r} for r in reasons]
                 continue
-            doc = repo.to_doc(ann)
             rows.append(
-                {
-                    "project_id": project_id,
-                    "image_id": image.id,
-                    "job_id": job.id,
-                    "model": model,
-                    "label": ann.label,
-                    "kind": doc["kind"],
-                    "geometry": doc[doc["kind"]],
-                    "attributes": doc["attributes"],
-                    "score": ann.score,
-                    "uncertainty": ann.uncertainty,
-                    "extra": doc["extra"],
-                    "status": PENDING,
-                    "created_at": utcnow(),
-                }
+                prediction_row(ann, project_id=project_id, image_id=image.id, job_id=job.id, model=model)
             )
     report = {"problems": problems[:MAX_REPORTED], "problem_count": len(problems)}
     if problems and not skip:
