@@ -131,6 +131,15 @@ def summary(values: list[float]) -> tuple[float, float]:
 
 
 READY = "() => performance.getEntriesByName('seglab:editor-ready')[0].startTime"
+# Where the load goes: the marks editor_view.js sets on the way to the first frame.
+MARKS = """() => Object.fromEntries(["seglab:data", "seglab:editor", "seglab:ui", "seglab:pixels"].map(
+  (name) => [name, (performance.getEntriesByName(name)[0] || { startTime: null }).startTime]))"""
+STAGES = [
+    ("page, modules and API data (JSON parsed)", None, "seglab:data"),
+    ("editor state and spatial index", "seglab:data", "seglab:editor"),
+    ("side panels", "seglab:editor", "seglab:ui"),
+    ("image decode and pyramid, after the panels", "seglab:ui", "seglab:pixels"),
+]
 DRAWN = "() => performance.getEntriesByName('seglab:objects-drawn')[0].startTime"
 FETCH = """() => {
   const e = performance.getEntriesByType("resource").find((r) => r.name.endsWith("/annotations"));
@@ -179,7 +188,7 @@ def measure(url: str, pid: int, iid: int, loads: int, frames: int) -> dict[str, 
         context = browser.new_context(base_url=url, viewport={"width": 1600, "height": 1000})
         context.request.post("/api/auth/login", data={"username": ADMIN, "password": ADMIN_PASSWORD})
         page = context.new_page()
-        ready, drawn, fetch = [], [], []
+        ready, drawn, fetch, marks = [], [], [], []
         for i in range(loads + 1):
             page.goto(f"/projects/{pid}/images/{iid}")
             page.wait_for_selector("[data-testid=canvas][data-drawn='1']", timeout=120000)
@@ -187,9 +196,10 @@ def measure(url: str, pid: int, iid: int, loads: int, frames: int) -> dict[str, 
                 ready.append(page.evaluate(READY))
                 drawn.append(page.evaluate(DRAWN))
                 fetch.append(page.evaluate(FETCH))
+                marks.append(page.evaluate(MARKS))
         result = page.evaluate(DRIVER, {"panFrames": frames, "zoomFrames": frames})
         browser.close()
-    return {"ready": ready, "drawn": drawn, "fetch": fetch, **result}
+    return {"ready": ready, "drawn": drawn, "fetch": fetch, "marks": marks, **result}
 
 
 def report(result: dict[str, Any], server_ms: float, vertices: int) -> tuple[str, bool]:
@@ -208,6 +218,11 @@ def report(result: dict[str, Any], server_ms: float, vertices: int) -> tuple[str
         f"| the same GET without a browser (server) | {server_ms:.0f} ms | |",
         f"| load without that wait (client side) | {load_ms - fetch_ms:.0f} ms | |",
     ]
+    for label, start, end in STAGES:
+        marks = [m for m in result.get("marks", []) if m.get(end) is not None]
+        spans = [m[end] - (m[start] if start else 0) for m in marks]
+        if spans:
+            lines.append(f"| - {label} | {statistics.median(spans):.0f} ms | |")
     every: list[float] = []
     rows = []
     for name, phase in result["phases"].items():

@@ -36,8 +36,13 @@ BODIES: dict[str, Any] = {
     "AnnotationUpdate": {"z_order": 9},
     "UserUpdate": {"is_admin": True},
     "FolderImport": {"path": "data"},
+    "S3Import": {"prefix": "data"},
     "ExportCreate": {"format": "coco"},
     "PredictionSelection": {"model": "detector"},
+    "AssistRequest": {"positives": [[1.0, 1.0]]},
+    "TrainRequest": {"rounds": 5},
+    "PredictRequest": {},
+    "AuditRequest": {"folds": 2},
 }
 FORM_VALUES = {"model": "detector", "format": "coco", "skip_invalid": "false"}
 ADMIN_ONLY = re.compile(r"^/api/users/\{user_id\}$")  # 403 for every id to non-admins: nothing to leak

@@ -38,6 +38,7 @@ def test_login_create_project_define_ontology_and_upload(
         card.locator("[data-testid=class-name]").fill("car")
         for shape in ("box", "polygon", "mask"):
             card.locator(f"[data-testid=class-shape-{shape}]").check()
+        card.locator("[data-testid=class-rotatable]").check()
         card.locator("[data-testid=add-attribute]").click()
         card.locator("[data-testid=attribute-name]").fill("occluded")
         card.locator("[data-testid=attribute-type]").select_option("bool")
@@ -53,13 +54,14 @@ def test_login_create_project_define_ontology_and_upload(
             points.nth(i).fill(point)
         card.locator("[data-testid=add-skeleton-edge]").click()
         page.click("[data-testid=save-ontology]")
-        page.wait_for_selector("[data-testid=ontology-status]:has-text('Saved')")
+        page.wait_for_selector("[data-testid=ontology-status]:has-text('Saved: version')")
         shot(page, "ontology")
 
         project_id = int(page.url.rstrip("/").split("/")[-2])
         ontology = live.api.get(f"/api/projects/{project_id}/ontology").json()["ontology"]
         car, person = ontology["classes"]
         assert car["name"] == "car" and car["shapes"] == ["box", "mask", "polygon"]
+        assert car["extra"] == {"rotatable": True} and "rotatable" not in person.get("extra", {})
         assert car["attributes"][0]["name"] == "occluded" and car["attributes"][0]["type"] == "bool"
         assert person["skeleton"]["points"] == ["head", "left_hand", "right_hand"]
         assert person["skeleton"]["edges"] == [[0, 1]]

@@ -17,7 +17,18 @@ from starlette.convertors import Convertor, register_url_convertor
 from seglab.api import errors
 from seglab.api.deps import Services
 from seglab.api.middleware import BodyLimit, SecurityHeaders
-from seglab.api.routes import annotations, auth, images, jobs, predictions, projects
+from seglab.api.routes import (
+    annotations,
+    assist,
+    auth,
+    autolabel,
+    images,
+    import_folders,
+    jobs,
+    predictions,
+    projects,
+    reviews,
+)
 from seglab.api.schemas import Health
 from seglab.service.auth import Passwords
 from seglab.service.job_kinds import make_job_system
@@ -108,7 +119,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         """Answers without authentication, for load balancers and start-up scripts."""
         return Health(status="ok", version=app.version)
 
-    for module in (auth, projects, images, annotations, jobs, predictions):
+    routers = (auth, projects, images, annotations, jobs, predictions, assist, autolabel, import_folders)
+    routers += (reviews,)
+    for module in routers:
         api.include_router(module.router)
     app.include_router(api)
     _mount_web(app)

@@ -6,6 +6,7 @@ Exit status: 0 success, 1 bad or invalid data (the message says which file and o
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,11 +30,13 @@ from seglab.cli.common import (
 )
 from seglab.cli.demo import demo
 from seglab.cli.eval_cmd import eval_cmd
+from seglab.cli.remote_cmd import export_cmd, import_cmd
 from seglab.cli.render import render
-from seglab.cli.serve_cmd import serve_cmd, worker_cmd
+from seglab.cli.serve_cmd import gc_cmd, serve_cmd, worker_cmd
 from seglab.core.validation import Severity, validate
 from seglab.formats import registry
 from seglab.formats.base import ErrorPolicy, WriteOptions
+from seglab.formats.yolo.constants import TASKS as YOLO_TASKS
 
 app = typer.Typer(
     name="seglab",
@@ -42,6 +45,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
+
+YoloTask = StrEnum("YoloTask", [(task.upper(), task) for task in YOLO_TASKS])  # the writer's own list
 
 FromOption = Annotated[
     str | None,
@@ -85,10 +90,36 @@ def convert(
     no_copy_images: Annotated[
         bool, typer.Option("--no-copy-images", help="Write annotations only; do not copy image files.")
     ] = False,
+    subset: Annotated[
+        str | None, typer.Option("--subset", help="Write only the images of this subset (e.g. val).")
+    ] = None,
+    default_subset: Annotated[
+        str | None,
+        typer.Option(
+            "--default-subset",
+            help="Subset name for images that have none (else the format's default, e.g. COCO's 'default').",
+        ),
+    ] = None,
+    task: Annotated[
+        YoloTask | None,
+        typer.Option(
+            "--task",
+            help="YOLO layout to write (--to yolo only). Default: pose if any keypoints, else segment if "
+            "any polygon or mask, else obb if any rotated box, else detect.",
+        ),
+    ] = None,
 ) -> None:
     """Convert a dataset to another format. Losses are always printed; output appears whole or not at all."""
     target_format = check_format(to, "--to") or to
     source_format = check_format(from_, "--from")
+    if task is not None and target_format != "yolo":
+        raise usage_error(f"--task applies to --to yolo only, not to {target_format}", "--task")
+    options = WriteOptions(
+        copy_images=not no_copy_images,
+        subset=subset,
+        default_subset=default_subset,
+        yolo_task=task.value if task is not None else None,
+    )
     if is_nonempty_dir(dst) and not overwrite:
         raise usage_error(f"{dst} exists and is not empty; choose another folder or pass --overwrite", "DST")
     if src.exists() and dst.resolve() in (src.resolve(), *src.resolve().parents):
@@ -105,13 +136,13 @@ def convert(
     with out.status(f"reading {src} ..."):
         loaded = read(source, policy)
     report_skipped(loaded.skipped)
-    ds = loaded.dataset
+    ds = registry.select_subset(loaded.dataset, options)
     with out.status(f"writing {target_format} to {dst} ..."):
         report = registry.write_dataset(
             ds,
             dst,
             target_format,
-            options=WriteOptions(copy_images=not no_copy_images),
+            options=options,
             overwrite=overwrite,
         )
     say(
@@ -247,7 +278,10 @@ app.command(name="render")(render)
 app.command(name="demo")(demo)
 app.command(name="eval")(eval_cmd)
 app.command(name="serve")(serve_cmd)
+app.command(name="import")(import_cmd)
+app.command(name="export")(export_cmd)
 app.command(name="worker")(worker_cmd)
+app.command(name="gc")(gc_cmd)
 app.add_typer(autolabel_app, name="autolabel")
 app.command(name="audit")(audit_cmd)
 app.command(name="suggest")(suggest_cmd)

@@ -70,6 +70,37 @@ export const post = async (path, body, opts) => (await request("POST", path, { .
 export const patch = async (path, body, opts) => (await request("PATCH", path, { ...opts, body })).body;
 export const del = async (path, opts) => (await request("DELETE", path, opts)).body;
 
+/**
+ * POST a FormData with upload progress (fetch cannot report it): `onProgress(fraction)` as bytes go out.
+ * Resolves with the parsed JSON answer; rejects with ApiError / NetworkError like `request`.
+ */
+export function upload(path, form, onProgress = () => {}) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", path.startsWith("/") ? path : `/api/${path}`);
+    xhr.setRequestHeader("Accept", "application/json");
+    if (csrfToken) xhr.setRequestHeader("X-CSRF-Token", csrfToken);
+    xhr.upload.addEventListener("progress", (e) => e.lengthComputable && onProgress(e.loaded / e.total));
+    xhr.addEventListener("error", () => reject(new NetworkError("cannot reach the server (upload failed)")));
+    xhr.addEventListener("abort", () => reject(new DOMException("upload cancelled", "AbortError")));
+    xhr.addEventListener("load", () => {
+      let parsed = null;
+      try {
+        parsed = xhr.responseText ? JSON.parse(xhr.responseText) : null;
+      } catch {
+        parsed = { detail: xhr.responseText.slice(0, 500) };
+      }
+      if (xhr.status >= 200 && xhr.status < 300) return resolve(parsed);
+      if (xhr.status === 401) {
+        currentUser = null;
+        window.dispatchEvent(new CustomEvent("seglab:unauthorized"));
+      }
+      reject(new ApiError(xhr.status, parsed, describe(xhr.status, parsed)));
+    });
+    xhr.send(form);
+  });
+}
+
 /** Who is logged in (null when nobody); keeps the CSRF token for later writes. */
 export async function loadSession() {
   try {
@@ -120,4 +151,16 @@ export const paths = {
   status: (pid, iid) => `projects/${pid}/images/${iid}/status`,
   comments: (pid, iid) => `projects/${pid}/images/${iid}/comments`,
   queue: (pid) => `projects/${pid}/queue/next`,
+  members: (pid) => `projects/${pid}/members`,
+  member: (pid, uid) => `projects/${pid}/members/${uid}`,
+  historyList: (pid, iid) => `projects/${pid}/images/${iid}/history`,
+  reviews: (pid, iid) => `projects/${pid}/images/${iid}/reviews`,
+  comment: (pid, iid, cid) => `projects/${pid}/images/${iid}/comments/${cid}`,
+  formats: () => "formats",
+  imports: (pid) => `projects/${pid}/imports`,
+  importFolder: (pid) => `projects/${pid}/imports/folder`,
+  importFolders: (pid) => `projects/${pid}/import-folders`,
+  exports: (pid) => `projects/${pid}/exports`,
+  jobs: (pid) => `projects/${pid}/jobs`,
+  job: (pid, jid) => `projects/${pid}/jobs/${jid}`,
 };

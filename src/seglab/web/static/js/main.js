@@ -9,9 +9,13 @@ route("/", () => import("./pages/projects.js"));
 route("/projects", () => import("./pages/projects.js"));
 route("/projects/:pid", () => import("./pages/project.js"));
 route("/projects/:pid/ontology", () => import("./pages/ontology.js"));
+route("/projects/:pid/members", () => import("./pages/members.js"));
+route("/projects/:pid/queue", () => import("./pages/queue.js"));
 route("/projects/:pid/images/:iid", () => import("./pages/editor.js"));
 route("/projects/:pid/review", () => import("./pages/review.js"));
 route("/projects/:pid/review/:iid", () => import("./pages/review.js"));
+route("/projects/:pid/uncertainty", () => import("./pages/uncertainty.js"));
+route("/projects/:pid/audit", () => import("./pages/audit.js"));
 
 let checked = false;
 beforeEach(async (path) => {

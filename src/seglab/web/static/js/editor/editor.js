@@ -27,6 +27,8 @@ export class Editor extends EventTarget {
     this.uiRevision = 0;
     this.cursor = null; // image point under the pointer
     this.ghosts = null; // objects drawn dashed on top (the server's copy during a conflict)
+    this.view = { opacity: 1, brightness: 100, contrast: 100, panoptic: false }; // display only, never saved
+    this.overlays = { under: [], over: [] }; // (ctx, viewport) drawings below / above the objects (predictions)
     this.setOntology(ontology);
     this.currentClass = this.classes[0] ? this.classes[0].name : null;
     this.tools = new Map();
@@ -173,6 +175,13 @@ export class Editor extends EventTarget {
     const sel = this.selected;
     if (sel && this.tool && this.tool.name === "select" && sel.label !== name) this.relabel(sel.id, name);
     this.requestRender();
+  }
+
+  /** Change display settings (overlay opacity, brightness / contrast in %, the panoptic view). */
+  setView(patch) {
+    Object.assign(this.view, patch);
+    this.requestRender();
+    this.dispatchEvent(new CustomEvent("view"));
   }
 
   setHint(text) {

@@ -7,6 +7,7 @@ import { takePrefetch } from "../prefetch.js";
 import { navigate } from "../router.js";
 import { showError, toast } from "../ui/toast.js";
 import { Autosave } from "./autosave.js";
+import { convertSelected, copySelection, paste } from "./commands.js";
 import { openConflict } from "./conflict.js";
 import { Editor } from "./editor.js";
 import { attachInput } from "./input.js";
@@ -15,9 +16,11 @@ import { attributesPanel } from "./panels/attributes_panel.js";
 import { classPicker } from "./panels/class_picker.js";
 import { commentsPanel } from "./panels/comments_panel.js";
 import { helpOverlay } from "./panels/help_overlay.js";
+import { objectCommands } from "./panels/object_commands.js";
 import { objectsPanel } from "./panels/objects_panel.js";
 import { toolbar } from "./panels/toolbar.js";
 import { toolOptions } from "./panels/tool_options.js";
+import { viewPanel } from "./panels/view_panel.js";
 import { Renderer } from "./render/renderer.js";
 import { installTools } from "./tools/registry.js";
 
@@ -80,6 +83,10 @@ export async function mountEditor(root, { pid, iid, mode = "edit", side = [], to
     fit: () => renderer.fit(),
     actualSize: () => (editor.viewport.actualSize(), editor.requestRender()),
     saveNow: () => autosave && autosave.save(),
+    copy: () => copySelection(editor),
+    paste: () => paste(editor),
+    convert: () => editor.readOnly || convertSelected(editor),
+    togglePanoptic: () => editor.setView({ panoptic: !editor.view.panoptic }),
     modalOpen: () => Boolean(document.querySelector(".backdrop")),
     toggleHelp() {
       if (help) return help.remove(), (help = null);
@@ -130,7 +137,8 @@ export async function mountEditor(root, { pid, iid, mode = "edit", side = [], to
     topExtra,
     mode === "edit" && !editor.readOnly && submit);
   const sidebar = h("aside", { class: "ed-side" }, banner, side, commentsPanel(pid, iid), !editor.readOnly && classPicker(editor),
-    !editor.readOnly && toolOptions(editor), attributesPanel(editor), objectsPanel(editor, autosave));
+    !editor.readOnly && toolOptions(editor), attributesPanel(editor), viewPanel(editor), !editor.readOnly && objectCommands(editor),
+    objectsPanel(editor, autosave));
   root.append(h("div", { class: "editor" }, top, toolbar(editor, controller), stage, sidebar));
 
   /** Make sure the work is on the server before leaving the image; false (with a message) if it is not. */
@@ -198,6 +206,7 @@ export async function mountEditor(root, { pid, iid, mode = "edit", side = [], to
   renderer.fit();
   while (renderer.needFit) await new Promise((resolve) => requestAnimationFrame(() => resolve()));
   canvas.dataset.ready = "1";
+  (window.requestIdleCallback || setTimeout)(() => editor.index.flush()); // hit testing ready before the first click
   performance.mark("seglab:editor-ready", { detail: { ms: performance.now() - t0 } });
   const handle = { editor, autosave, controller, renderer, project, image, loadMs: performance.now() - t0 };
   window.__seglab = handle;

@@ -5,6 +5,7 @@ import { handleKey } from "./keymap.js";
 const WHEEL_ZOOM = 0.0015;
 
 function typing(target) {
+  if (target && target.tagName === "INPUT" && /^(checkbox|radio|button)$/.test(target.type)) return false; // keys mean nothing to these
   return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
 }
 

@@ -10,6 +10,7 @@ export const KEYMAP = [
   { section: "Tools", keys: ["M"], what: "Mask brush", run: (c) => c.editor.setTool("brush") },
   { section: "Tools", keys: ["E"], what: "Mask eraser", run: (c) => c.editor.setTool("eraser") },
   { section: "Tools", keys: ["[", "]"], what: "Brush size smaller / larger", tool: true },
+  { section: "Tools", keys: ["W"], what: "Magic segment: click it (right click: not it), drag a box, S: scribble; Enter adds", run: (c) => c.editor.setTool("magic") },
   { section: "Drawing", keys: ["Enter"], what: "Close the polygon, finish the polyline or skeleton", tool: true },
   { section: "Drawing", keys: ["Backspace"], what: "Remove the last point while drawing", tool: true },
   { section: "Drawing", keys: ["Esc"], what: "Cancel the drawing, or clear the selection", tool: true },
@@ -18,18 +19,21 @@ export const KEYMAP = [
   { section: "Editing", keys: ["←", "→", "↑", "↓"], what: "Nudge the selection 1 px (Shift: 10 px)", tool: true },
   { section: "Editing", keys: ["PageUp", "PageDown"], what: "Bring forward / send backward", tool: true },
   { section: "Editing", keys: ["1…9"], what: "Pick a class (relabels the selection with the select tool)", digit: true },
+  { section: "Editing", keys: ["C"], what: "Convert the selection: mask → polygon, polygon → mask", run: (c) => c.convert() },
+  { section: "Editing", keys: ["Ctrl+C", "Ctrl+V"], what: "Copy / paste the selection (also into another image)", ctrl: "c", run: (c) => c.copy() },
   { section: "Editing", keys: ["Ctrl+Z"], what: "Undo", ctrl: "z", run: (c) => c.undo() },
   { section: "Editing", keys: ["Ctrl+Shift+Z", "Ctrl+Y"], what: "Redo", ctrl: "Z", run: (c) => c.redo() },
   { section: "View", keys: ["Wheel"], what: "Zoom around the pointer" },
   { section: "View", keys: ["Space+drag", "Middle drag"], what: "Pan" },
   { section: "View", keys: ["F"], what: "Fit the image", run: (c) => c.fit() },
   { section: "View", keys: ["="], what: "Actual size (1:1)", run: (c) => c.actualSize() },
+  { section: "View", keys: ["O"], what: "Panoptic view on / off (magenta: pixels no segment covers)", run: (c) => c.togglePanoptic() },
   { section: "Images", keys: ["Alt+→", "Alt+←"], what: "Next / previous image" },
   { section: "Images", keys: ["Ctrl+S"], what: "Save now", ctrl: "s", run: (c) => c.saveNow() },
   { section: "Help", keys: ["?"], what: "Show or hide this help", run: (c) => c.toggleHelp() },
 ];
 
-const SINGLE = { v: "V", b: "B", p: "P", l: "L", k: "K", m: "M", e: "E", f: "F", "=": "=", "?": "?" };
+const SINGLE = { v: "V", b: "B", p: "P", l: "L", k: "K", m: "M", e: "E", w: "W", c: "C", o: "O", f: "F", "=": "=", "?": "?" };
 
 /** Run the shortcut for a keydown `e`; `c` is the editor page's controller. Returns true when handled. */
 export function handleKey(e, c) {
@@ -37,6 +41,8 @@ export function handleKey(e, c) {
     const key = e.key.toLowerCase();
     if (key === "z") return e.shiftKey ? c.redo() : c.undo(), true;
     if (key === "y") return c.redo(), true;
+    if (key === "c" && !e.shiftKey && !String(window.getSelection?.() || "")) return c.copy(), true; // selected page text copies as usual
+    if (key === "v" && !e.shiftKey) return c.paste(), true;
     if (key === "s") return c.saveNow(), true;
     return false;
   }

@@ -1,5 +1,7 @@
 // A uniform grid over the image for hit testing and visibility: each object is listed in the cells its
-// bounding box touches. Updated incrementally: an object is re-indexed only when its geometry changed.
+// bounding box touches. Updated incrementally: an object is re-indexed only when its geometry changed,
+// and lazily: `sync` only notes the objects, the work is done by the next query (or `flush`, which the page
+// calls when the browser is idle after the first frame, so loading does not wait for it).
 import { boundsOf, geometryOf } from "./shapes/registry.js";
 
 export class SpatialGrid {
@@ -9,6 +11,7 @@ export class SpatialGrid {
     this.rows = Math.max(1, Math.ceil(height / cell));
     this.cells = Array.from({ length: this.cols * this.rows }, () => new Set());
     this.entries = new Map(); // id -> {geometry, cells}
+    this.pending = null; // objects noted by sync, not indexed yet
   }
 
   _cellsOf(b) {
@@ -21,8 +24,16 @@ export class SpatialGrid {
     return out;
   }
 
-  /** Make the index hold exactly `objects` (by id), re-indexing those whose geometry object changed. */
+  /** Make the index hold exactly `objects` (by id) before the next query. */
   sync(objects) {
+    this.pending = objects;
+  }
+
+  /** Bring the index up to date with the objects of the last `sync`. */
+  flush() {
+    const objects = this.pending;
+    if (!objects) return;
+    this.pending = null;
     const seen = new Set();
     for (const obj of objects) {
       seen.add(obj.id);
@@ -43,6 +54,7 @@ export class SpatialGrid {
 
   /** Ids of objects whose bounding boxes may meet the rectangle [x0, y0, x1, y1]. */
   query(x0, y0, x1, y1) {
+    this.flush();
     const out = new Set();
     for (const c of this._cellsOf([x0, y0, x1, y1])) for (const id of this.cells[c]) out.add(id);
     return out;

@@ -24,6 +24,15 @@ export function classForm(cls, { onChange, onRemove }) {
     } } });
     return h("label", { class: "check" }, box, s);
   }));
+  // Boxes of this class may be rotated in the editor (the class's `extra.rotatable`, which exports keep).
+  const rotate = h("input", { type: "checkbox", checked: Boolean((cls.extra || {}).rotatable), testid: "class-rotatable",
+    on: { change: () => {
+      cls.extra = { ...(cls.extra || {}) };
+      if (rotate.checked) cls.extra.rotatable = true;
+      else delete cls.extra.rotatable;
+      onChange();
+    } } });
+  shapes.append(h("label", { class: "check", title: "Boxes of this class can be rotated in the editor" }, rotate, "rotated boxes"));
   const skeletonBox = h("div", { hidden: !cls.shapes.includes("keypoints") && !cls.skeleton },
     h("h4", { text: "Skeleton" }), skeletonForm(cls, onChange));
   return h("div", { class: "card class-card", testid: "class-card" },

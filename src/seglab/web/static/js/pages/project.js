@@ -5,6 +5,8 @@ import { rememberList } from "../nav.js";
 import { navigate } from "../router.js";
 import { showError, toast } from "../ui/toast.js";
 import { setTopbar } from "../ui/topbar.js";
+import { openExportDialog, openImportDialog } from "../ui/transfer.js";
+import { autolabelActions } from "../ui/autolabel_actions.js";
 
 export const name = "project";
 const STATUSES = ["new", "in_progress", "submitted", "approved", "rejected"];
@@ -43,10 +45,15 @@ export async function mount(root, { pid }, query) {
       h("div", {}, h("h1", { text: project.name }), h("p", { class: "muted", text: project.description })),
       h("div", { class: "row" },
         h("button", { testid: "start-labeling", class: "primary", on: { click: startLabeling } }, "Start labeling"),
+        h("a", { class: "button", href: `/projects/${pid}/queue`, "data-link": "", testid: "open-queue" }, "My queue"),
         h("a", { class: "button", href: `/projects/${pid}/review`, "data-link": "", testid: "open-review" }, "Review"),
+        h("a", { class: "button", href: `/projects/${pid}/members`, "data-link": "", testid: "open-members" }, "Members"),
         h("a", { class: "button", href: `/projects/${pid}/ontology`, "data-link": "", testid: "open-ontology" }, "Ontology"))),
     progress,
-    h("div", { class: "row toolbar-row" }, filter, searchBox, h("div", { class: "spacer" }), canManage && [fileInput, uploadButton]),
+    autolabelActions(pid, canManage, () => refresh()),
+    h("div", { class: "row toolbar-row" }, filter, searchBox, h("div", { class: "spacer" }), canManage && [fileInput, uploadButton,
+      h("button", { testid: "open-import", on: { click: () => openImportDialog(pid, { onImported: refresh }) } }, "Import…")],
+    h("button", { testid: "open-export", on: { click: () => openExportDialog(pid) } }, "Export…")),
     h("div", { class: "dropzone", on: { dragover: (e) => e.preventDefault(), drop: onDrop } }, grid),
     more));
 

@@ -10,6 +10,7 @@ const SHAPES = {
   keypoints: [["path", { d: "M12 5v7M12 12l-6 6M12 12l6 6" }], ["circle", { cx: 12, cy: 5, r: 2 }], ["circle", { cx: 6, cy: 18, r: 2 }], ["circle", { cx: 18, cy: 18, r: 2 }]],
   brush: [["path", { d: "M14 4l6 6-8 8H6v-6z" }], ["path", { d: "M4 21h16" }]],
   eraser: [["path", { d: "M8 20l-4-4 10-10 6 6-8 8z" }], ["path", { d: "M8 20h12M9 11l5 5" }]],
+  magic: [["path", { d: "M4 20L15 9" }], ["path", { d: "M17 3v2M17 9v2M13 7h2M19 7h2M20 14v2M19 15h2" }]],
   fit: [["path", { d: "M4 9V4h5M15 4h5v5M20 15v5h-5M9 20H4v-5" }]],
   eye: [["path", { d: "M2 12s4-7 10-7 10 7 10 7-4 7-10 7S2 12 2 12z" }], ["circle", { cx: 12, cy: 12, r: 3 }]],
   lock: [["rect", { x: 5, y: 11, width: 14, height: 9, rx: 1 }], ["path", { d: "M8 11V8a4 4 0 0 1 8 0v3" }]],

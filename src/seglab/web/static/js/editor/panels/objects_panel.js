@@ -3,6 +3,7 @@
 // drawn only for the visible part of the list, so images with thousands of objects stay quick.
 import { h, replace, rgb } from "../../dom.js";
 import { icon } from "../../ui/icons.js";
+import { predictionsPanel } from "../predictions.js";
 
 const ROW = 26;
 
@@ -10,6 +11,9 @@ export function objectsPanel(editor, autosave) {
   const spacer = h("div", { style: { position: "relative" } });
   const scroller = h("div", { class: "objects", testid: "objects-panel", role: "listbox", "aria-label": "Objects" }, spacer);
   const count = h("span", { class: "muted small", testid: "object-count" });
+  const filter = h("select", { testid: "class-filter", class: "class-filter", "aria-label": "Show the objects of one class",
+    on: { change: () => rebuild() } },
+  h("option", { value: "" }, "All classes"), editor.classes.map((c) => h("option", { value: c.name }, c.name)));
   let order = [];
 
   function row(obj, i) {
@@ -40,9 +44,11 @@ export function objectsPanel(editor, autosave) {
   }
 
   function rebuild() {
-    order = [...editor.drawOrder()].reverse();
+    const all = editor.drawOrder();
+    order = [...all].reverse();
+    if (filter.value) order = order.filter((o) => o.label === filter.value);
     spacer.style.height = `${order.length * ROW}px`;
-    count.textContent = String(order.length);
+    count.textContent = filter.value ? `${order.length} of ${all.length}` : String(order.length);
     paint();
   }
 
@@ -60,5 +66,5 @@ export function objectsPanel(editor, autosave) {
   editor.addEventListener("visibility", paint);
   if (autosave) autosave.addEventListener("saved", paint);
   rebuild();
-  return h("section", { class: "grow" }, h("h3", {}, "Objects ", count), scroller);
+  return [predictionsPanel(editor, autosave), h("section", { class: "grow" }, h("h3", {}, "Objects ", count), filter, scroller)];
 }

@@ -1,6 +1,7 @@
 // Options of the active tool: brush size, the polygon's mode (new / hole / part), the skeleton's points.
 import { h, replace } from "../../dom.js";
 import { brushState } from "../tools/brush.js";
+import { magicOptions } from "./magic_options.js";
 
 export function toolOptions(editor) {
   const box = h("section", { testid: "tool-options" });
@@ -20,6 +21,7 @@ export function toolOptions(editor) {
           on: { click: () => tool.setMode(m === "new" ? tool.mode : m) } }, text));
       return replace(box, title, h("div", { class: "row" }, modes));
     }
+    if (tool.name === "magic") return replace(box, title, magicOptions(editor, tool));
     if (tool.name === "keypoints") {
       const progress = tool.progress();
       if (!progress) return replace(box, title, h("p", { class: "small muted", text: "Pick a class with a skeleton." }));

@@ -11,7 +11,10 @@ import { addObjectPath, renderers } from "./kinds.js";
 const MARGIN = 0.25; // of the view's size, on each side
 const MAX_RATIO = 2; // how far the layer may be stretched or shrunk while the view moves
 const STILL_MS = 120;
-const POINTS_PER_FRAME = 6000; // path points drawn per frame while a redraw runs
+const POINTS_PER_FRAME = 6000; // path points drawn per frame while a redraw runs, to start with
+const SLICE_MS = 5; // the budget adapts so that a slice (paths and their rasterisation) takes about this long
+const MIN_POINTS = 600;
+const MAX_POINTS = 40000;
 const FIRST_POINTS_PER_FRAME = 60000; // the first drawing after loading: finish soon rather than smoothly
 const BATCH = 64; // objects of one style per path
 const CROWDED = 1500; // objects in view above which outlines are 1 px: a hairline rasterises several times faster
@@ -29,6 +32,8 @@ export class ObjectLayer {
     this.viewRevision = -1;
     this.lastViewChange = 0;
     this.forced = false;
+    this.alpha = 1;
+    this.substitute = null;
   }
 
   invalidate() {
@@ -65,7 +70,7 @@ export class ObjectLayer {
     const ctx = target.ctx;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, w, h);
-    ctx.lineJoin = "round";
+    ctx.lineJoin = "bevel"; // at 1-1.5 px the joins look alike; round joins rasterise several times slower
     const view = { scale: vp.scale, tx: vp.tx + mx, ty: vp.ty + my };
     const rect = [-view.tx / view.scale, -view.ty / view.scale, (w - view.tx) / view.scale, (h - view.ty) / view.scale];
     const items = scene.layerObjects(rect);
@@ -106,6 +111,9 @@ export class ObjectLayer {
       i = j;
     }
     job.i = i;
+    // Canvas drawing is recorded and rasterised later, all at once when the layer is first composited:
+    // reading a pixel makes this slice's paths rasterise now, inside this frame's budget.
+    ctx.getImageData(0, 0, 1, 1);
     if (i < items.length) return;
     this.spare = this.front ? { canvas: this.front.canvas, ctx: this.front.ctx } : makeCanvas();
     this.front = { canvas: job.target.canvas, ctx: job.target.ctx, view: job.view, w: job.w, h: job.h, revision: job.revision };
@@ -117,6 +125,7 @@ export class ObjectLayer {
    * needed (a redraw in progress, or the view still moving, which may call for a sharper redraw).
    */
   update(scene, vp, dpr, now) {
+    this.scene = scene;
     if (vp.revision !== this.viewRevision) {
       this.viewRevision = vp.revision;
       this.lastViewChange = now;
@@ -134,13 +143,28 @@ export class ObjectLayer {
       const uncovered = !this._covers(front, vp, scene.width, scene.height);
       if (outOfBand || uncovered || (still && ratio !== 1)) this._start(scene, vp, dpr);
     }
-    if (this.job) this._step(scene, this.front ? POINTS_PER_FRAME : FIRST_POINTS_PER_FRAME);
+    if (this.job && !this.front) this._step(scene, FIRST_POINTS_PER_FRAME);
+    else if (this.job) {
+      const t0 = performance.now();
+      const budget = this.pointsPerFrame || POINTS_PER_FRAME;
+      this._step(scene, budget);
+      const ms = Math.max(0.25, performance.now() - t0);
+      const next = budget * Math.min(2, Math.max(0.25, SLICE_MS / ms)); // steer toward SLICE_MS, gently
+      this.pointsPerFrame = Math.round(Math.min(MAX_POINTS, Math.max(MIN_POINTS, next)));
+    }
     return Boolean(this.job) || !still;
   }
 
   composite(ctx, vp) {
-    if (!this.front) return;
-    const [dx, dy, dw, dh] = this._placement(this.front, vp);
-    ctx.drawImage(this.front.canvas, dx, dy, dw, dh);
+    const overlays = (this.scene && this.scene.overlays) || { under: [], over: [] };
+    for (const draw of overlays.under) draw(ctx, vp);
+    ctx.globalAlpha = this.alpha; // the segmentation overlay's opacity
+    if (this.substitute) this.substitute(ctx, vp); // another drawing of the objects (the panoptic view)
+    else if (this.front) {
+      const [dx, dy, dw, dh] = this._placement(this.front, vp);
+      ctx.drawImage(this.front.canvas, dx, dy, dw, dh);
+    }
+    ctx.globalAlpha = 1;
+    for (const draw of overlays.over) draw(ctx, vp);
   }
 }

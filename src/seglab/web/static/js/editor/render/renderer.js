@@ -2,6 +2,7 @@
 // overlay (selected object, the server's copy during a conflict, and the active tool's own drawing).
 import { drawObject } from "./kinds.js";
 import { ObjectLayer } from "./layer.js";
+import { PanopticOverlay } from "./panoptic.js";
 import { pickLevel } from "./pyramid.js";
 import { THEIRS, styleFor } from "./style.js";
 
@@ -11,6 +12,7 @@ export class Renderer {
     this.ctx = canvas.getContext("2d");
     this.editor = editor;
     this.layer = new ObjectLayer();
+    this.panoptic = new PanopticOverlay();
     this.pyramid = null;
     this.pending = 0;
     this.stats = { frames: 0, lastMs: 0 };
@@ -20,6 +22,7 @@ export class Renderer {
 
   setImage(pyramid) {
     this.pyramid = pyramid;
+    if (pyramid.done) pyramid.done.then(() => this.request(), () => {}); // sharper, cheaper levels arrive later
     this.request();
   }
 
@@ -66,14 +69,26 @@ export class Renderer {
       const level = pickLevel(this.pyramid, s);
       ctx.imageSmoothingEnabled = s < 2; // past 200 %, show the pixels as squares
       ctx.imageSmoothingQuality = "low";
+      const { brightness, contrast } = ed.view;
+      if (brightness !== 100 || contrast !== 100) ctx.filter = `brightness(${brightness}%) contrast(${contrast}%)`;
       ctx.drawImage(level.image, vp.tx, vp.ty, ed.width * s, ed.height * s);
+      ctx.filter = "none";
       ctx.imageSmoothingEnabled = true;
     } else {
       ctx.strokeStyle = "#374151";
       ctx.strokeRect(vp.tx, vp.ty, ed.width * s, ed.height * s); // no pixels (yet): the image's outline
     }
 
-    const more = this.layer.update(ed, vp, dpr, now);
+    let more;
+    if (ed.view.panoptic) {
+      more = this.panoptic.update(ed, now);
+      this.layer.scene = ed;
+      this.layer.substitute = (c, v) => this.panoptic.draw(c, v, ed.width, ed.height);
+    } else {
+      more = this.layer.update(ed, vp, dpr, now);
+      this.layer.substitute = null;
+    }
+    this.layer.alpha = ed.view.opacity;
     this.layer.composite(ctx, vp);
 
     const sel = ed.selected;

@@ -3,11 +3,12 @@
 import { createBoxTool } from "./box.js";
 import { createBrushTool } from "./brush.js";
 import { createKeypointsTool } from "./keypoints.js";
+import { createMagicTool } from "./magic.js";
 import { createPolygonTool } from "./polygon.js";
 import { createPolylineTool } from "./polyline.js";
 import { createSelectTool } from "./select.js";
 
-export const TOOL_ORDER = ["select", "box", "polygon", "polyline", "keypoints", "brush", "eraser"];
+export const TOOL_ORDER = ["select", "box", "polygon", "polyline", "keypoints", "brush", "eraser", "magic"];
 
 export function installTools(editor) {
   for (const tool of [
@@ -18,5 +19,6 @@ export function installTools(editor) {
     createKeypointsTool(editor),
     createBrushTool(editor, false),
     createBrushTool(editor, true),
+    createMagicTool(editor),
   ]) editor.registerTool(tool);
 }

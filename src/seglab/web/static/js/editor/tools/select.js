@@ -1,15 +1,28 @@
 // Select and edit (V): click an object to select it, drag it to move it, drag its vertices, drag an edge's
 // midpoint (or double-click the edge) to insert a vertex, Delete removes the active vertex or the object,
 // T cycles a keypoint's visibility, arrow keys nudge (Shift: 10 px), PageUp / PageDown change the z-order.
+// Boxes resize from their corners and edges, and turn with the handle above them where the class's
+// ontology allows rotation (`extra.rotatable`).
 import { editors } from "../editors/registry.js";
 import { geometryOf, shapes, withGeometry } from "../shapes/registry.js";
 import { drawHandle } from "./sketch.js";
 
 const HANDLE_PX = 7;
 const MIN_EDGE_PX = 18; // edges shorter than this on screen get no midpoint handle
+const ROTATE_PX = 28; // the rotation handle's distance above a box's top edge, on screen
+const SNAP_DEGREES = 15;
+
+/** May boxes of this object's class be rotated? (The class's `extra.rotatable` in the ontology.) */
+export function rotatable(editor, obj) {
+  return obj.kind === "box" && Boolean((editor.classOf(obj).extra || {}).rotatable);
+}
 
 export function createSelectTool(editor) {
-  let drag = null; // {type: "vertex", ref, base} | {type: "move", start, base}
+  let drag = null; // {type: "vertex", ref, base} | {type: "move", start, base} | {type: "rotate", base}
+
+  function rotationHandle(obj) {
+    return rotatable(editor, obj) ? editors.box.rotationHandle(geometryOf(obj), ROTATE_PX / editor.viewport.scale) : null;
+  }
 
   function nearest(list, p, px) {
     const tol2 = (px / editor.viewport.scale) ** 2;
@@ -45,6 +58,12 @@ export function createSelectTool(editor) {
       const sel = editor.selected;
       if (sel && editor.canEdit(sel)) {
         const ed = editors[sel.kind];
+        const rot = rotationHandle(sel);
+        if (rot && nearest([rot], p, HANDLE_PX)) {
+          editor.doc.begin();
+          drag = { type: "rotate", base: sel };
+          return;
+        }
         const handle = nearest(ed.handles(geometryOf(sel)), p, HANDLE_PX);
         if (handle) {
           editor.doc.begin();
@@ -66,9 +85,11 @@ export function createSelectTool(editor) {
       editor.select(hit ? hit.id : null);
       if (hit && editor.canEdit(hit)) drag = { type: "move", start: p, base: hit };
     },
-    onPointerMove(_e, p) {
+    onPointerMove(e, p) {
       if (!drag) return;
-      if (drag.type === "vertex") {
+      if (drag.type === "rotate") {
+        replaceSelected(editors.box.rotateTo(geometryOf(drag.base), p[0], p[1], e.shiftKey ? SNAP_DEGREES : 0));
+      } else if (drag.type === "vertex") {
         const ed = editors[drag.base.kind];
         replaceSelected(ed.moveHandle(geometryOf(drag.base), drag.ref, ...editor.clampPoint(p)));
       } else {
@@ -79,7 +100,8 @@ export function createSelectTool(editor) {
     },
     onPointerUp() {
       if (!drag) return;
-      if (drag.type === "vertex") editor.doc.end("move vertex");
+      if (drag.type === "rotate") editor.doc.end("rotate box");
+      else if (drag.type === "vertex") editor.doc.end(drag.base.kind === "box" ? "resize box" : "move vertex");
       else if (editor.dragOffset && (editor.dragOffset[0] || editor.dragOffset[1])) {
         const [dx, dy] = editor.dragOffset;
         const base = drag.base;
@@ -100,7 +122,7 @@ export function createSelectTool(editor) {
       editor.setVertex(ref);
     },
     cancel() {
-      if (drag && drag.type === "vertex") editor.doc.cancel();
+      if (drag && (drag.type === "vertex" || drag.type === "rotate")) editor.doc.cancel();
       editor.dragOffset = null;
       drag = null;
     },
@@ -111,7 +133,7 @@ export function createSelectTool(editor) {
       if (!editor.canEdit(sel)) return false;
       const ed = editors[sel.kind];
       if (e.key === "Delete" || e.key === "Backspace") {
-        if (editor.activeVertex && !e.shiftKey) {
+        if (editor.activeVertex && !e.shiftKey && sel.kind !== "box") { // a box's handles are not vertices
           const g = ed.deleteVertex(geometryOf(sel), editor.activeVertex);
           if (!g) {
             editor.setHint("This vertex cannot go (too few would remain); Shift+Delete deletes the object.");
@@ -144,6 +166,22 @@ export function createSelectTool(editor) {
       if (!sel || drag?.type === "move" || !editor.canEdit(sel)) return;
       const ed = editors[sel.kind];
       const g = geometryOf(sel);
+      const rot = rotationHandle(sel);
+      if (rot) {
+        const [ax, ay] = vp.toScreen(...rot.anchor);
+        const [hx, hy] = vp.toScreen(rot.x, rot.y);
+        ctx.beginPath();
+        ctx.moveTo(ax, ay);
+        ctx.lineTo(hx, hy);
+        ctx.lineWidth = 1.5;
+        ctx.strokeStyle = "#fff";
+        ctx.stroke();
+        ctx.beginPath();
+        ctx.arc(hx, hy, HANDLE_PX - 1, 0, Math.PI * 2);
+        ctx.fillStyle = drag?.type === "rotate" ? "#fbbf24" : "#111827";
+        ctx.fill();
+        ctx.stroke();
+      }
       for (const m of midpoints(sel)) drawHandle(ctx, vp, m.x, m.y, { mid: true });
       for (const hnd of ed.handles(g)) drawHandle(ctx, vp, hnd.x, hnd.y, { active: ed.sameRef(hnd.ref, editor.activeVertex) });
     },
