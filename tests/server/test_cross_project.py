@@ -138,6 +138,9 @@ def test_every_route_with_ids_of_another_project_answers_404_without_side_effect
         "job_id": export["id"],
         "prediction_id": prediction_a,
         "token": link.rsplit("/", 1)[-1],
+        "level": 0,  # the tile at the top-left of the full-size level, which every image has
+        "column": 0,
+        "row": 0,
     }
 
     before, counts_before = _snapshot(alice, pid_a, img_a), _counts(world)

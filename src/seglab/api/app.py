@@ -28,6 +28,7 @@ from seglab.api.routes import (
     predictions,
     projects,
     reviews,
+    tiles,
 )
 from seglab.api.schemas import Health
 from seglab.service.auth import Passwords
@@ -120,7 +121,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         return Health(status="ok", version=app.version)
 
     routers = (auth, projects, images, annotations, jobs, predictions, assist, autolabel, import_folders)
-    routers += (reviews,)
+    routers += (reviews, tiles)
     for module in routers:
         api.include_router(module.router)
     app.include_router(api)

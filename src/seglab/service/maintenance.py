@@ -3,8 +3,9 @@
 Every blob key says what would refer to it:
 
 - ``images/ab/cd/<sha256>.<ext>``: an image row with that storage key;
-- ``thumbs/<size>/ab/cd/<sha256>.jpg``: an image row with that checksum (thumbnails are made again on
-  demand, so losing one is harmless, but a referenced one is never collected);
+- ``thumbs/<size>/ab/cd/<sha256>.jpg`` and ``tiles/<level>/<column>/<row>/ab/cd/<sha256>.jpg``: an image
+  row with that checksum (thumbnails and pyramid tiles are made again on demand, so losing one is
+  harmless, but a referenced one is never collected);
 - ``exports/<job>/attempt-<n>.zip``: its export job while it is queued or running, or the succeeded job
   whose result offers this file;
 - ``uploads/<uuid>/<name>``: a queued or running job that imports it;
@@ -81,10 +82,11 @@ def classify(key: str) -> tuple[str, str] | None:
     if name.startswith(TEMP_PREFIX):
         return "temp", key
     namespace = parts[0]
-    if namespace in ("images", "thumbs"):
+    if namespace in ("images", "thumbs", "tiles"):
         checksum = _checksum(name)
-        expected = 4 if namespace == "images" else 5
-        return None if checksum is None or len(parts) != expected else (namespace, checksum)
+        expected = {"images": 4, "thumbs": 5, "tiles": 7}[namespace]
+        kind = "thumbs" if namespace == "tiles" else namespace  # derived from the pixels, like thumbnails
+        return None if checksum is None or len(parts) != expected else (kind, checksum)
     if namespace == "exports" and len(parts) == 3 and parts[1].isdigit():
         return "exports", parts[1]
     if namespace == "uploads" and len(parts) == 3:

@@ -145,6 +145,8 @@ export const paths = {
   images: (pid) => `projects/${pid}/images`,
   image: (pid, iid) => `projects/${pid}/images/${iid}`,
   imageFile: (pid, iid) => `/api/projects/${pid}/images/${iid}/file`,
+  tiles: (pid, iid) => `projects/${pid}/images/${iid}/tiles`,
+  tile: (pid, iid, level, column, row) => `/api/projects/${pid}/images/${iid}/tiles/${level}/${column}/${row}`,
   thumbnail: (pid, iid, size = 256) => `/api/projects/${pid}/images/${iid}/thumbnail?size=${size}`,
   annotations: (pid, iid) => `projects/${pid}/images/${iid}/annotations`,
   history: (pid, iid, v) => `projects/${pid}/images/${iid}/history/${v}`,

@@ -1,5 +1,6 @@
-// Start an editor page's two big downloads (the objects and the image file) at once, while the page's
-// modules are still loading, instead of after them. The loader takes them if they are fresh.
+// Start an editor page's downloads (the objects, and the image's tile layout, which says whether the image
+// file or its tiles come next) at once, while the page's modules are still loading, instead of after them.
+// The loader takes them if they are fresh.
 import { paths } from "./api.js";
 
 const pending = new Map();
@@ -9,10 +10,10 @@ export function prefetchEditor(pid, iid) {
   const key = `${pid}/${iid}`;
   if (pending.has(key)) return;
   const annotations = fetch(`/api/${paths.annotations(pid, iid)}`, { credentials: "same-origin", headers: { Accept: "application/json" } });
-  const file = fetch(paths.imageFile(pid, iid), { credentials: "same-origin" });
+  const layout = fetch(`/api/${paths.tiles(pid, iid)}`, { credentials: "same-origin", headers: { Accept: "application/json" } });
   annotations.catch(() => {});
-  file.catch(() => {});
-  pending.set(key, { at: Date.now(), annotations, file });
+  layout.catch(() => {});
+  pending.set(key, { at: Date.now(), annotations, layout });
 }
 
 /** The prefetched responses for this image (once), or null. */

@@ -41,7 +41,7 @@ function readOnlyReason(mode, project, image) {
 export async function mountEditor(root, { pid, iid, mode = "edit", side = [], topExtra = [], navigation = true }) {
   const t0 = performance.now();
   const prefetched = takePrefetch(pid, iid);
-  const pixels = loadPixels(pid, iid, prefetched && prefetched.file);
+  const pixels = loadPixels(pid, iid, prefetched && prefetched.layout);
   pixels.catch(() => {});
   const data = await loadImageData(pid, iid, prefetched && prefetched.annotations);
   performance.mark("seglab:data");

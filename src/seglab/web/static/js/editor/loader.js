@@ -4,6 +4,7 @@ import { get, paths, request, versionOf } from "../api.js";
 import { takePrefetch } from "../prefetch.js";
 import { readDraft } from "./draft.js";
 import { buildPyramid } from "./render/pyramid.js";
+import { TiledImage, wantsTiles } from "./render/tiles.js";
 
 /** The annotations as `request` returns them, from the prefetched response when there is a good one. */
 async function annotationsOf(pid, iid, prefetched) {
@@ -34,10 +35,18 @@ export async function loadImageData(pid, iid, prefetched = null) {
   };
 }
 
-/** The image's pixels as a pyramid of ImageBitmaps (fetch and decode run beside the annotation parse). */
-export async function loadPixels(pid, iid, prefetched = null) {
-  let response = prefetched ? await prefetched.catch(() => null) : null;
-  if (!response || !response.ok) response = await fetch(paths.imageFile(pid, iid), { credentials: "same-origin" });
+/** The image's pixels as a pyramid of ImageBitmaps (fetch and decode run beside the annotation parse), or
+ * for a large image the server's tile pyramid (see render/tiles.js). */
+export async function loadPixels(pid, iid, prefetchedLayout = null) {
+  let layout = null;
+  const early = prefetchedLayout ? await prefetchedLayout.catch(() => null) : null;
+  if (early && early.ok) layout = await early.json().catch(() => null);
+  if (!layout) layout = await get(paths.tiles(pid, iid));
+  if (wantsTiles(layout.width, layout.height)) {
+    // a large image: only the tiles in view, never the whole file
+    return new TiledImage(layout, (level, column, row) => paths.tile(pid, iid, level, column, row)).ready();
+  }
+  const response = await fetch(paths.imageFile(pid, iid), { credentials: "same-origin" });
   if (!response.ok) throw new Error(`the image file could not be loaded (HTTP ${response.status})`);
   const bitmap = await createImageBitmap(await response.blob());
   return buildPyramid(bitmap);

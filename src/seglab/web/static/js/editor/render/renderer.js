@@ -22,6 +22,7 @@ export class Renderer {
 
   setImage(pyramid) {
     this.pyramid = pyramid;
+    if (pyramid.tiled) pyramid.onTile = () => this.request();
     if (pyramid.done) pyramid.done.then(() => this.request(), () => {}); // sharper, cheaper levels arrive later
     this.request();
   }
@@ -66,12 +67,12 @@ export class Renderer {
     ctx.fillRect(0, 0, vp.width, vp.height);
     const s = vp.scale;
     if (this.pyramid) {
-      const level = pickLevel(this.pyramid, s);
       ctx.imageSmoothingEnabled = s < 2; // past 200 %, show the pixels as squares
       ctx.imageSmoothingQuality = "low";
       const { brightness, contrast } = ed.view;
       if (brightness !== 100 || contrast !== 100) ctx.filter = `brightness(${brightness}%) contrast(${contrast}%)`;
-      ctx.drawImage(level.image, vp.tx, vp.ty, ed.width * s, ed.height * s);
+      if (this.pyramid.tiled) this.pyramid.draw(ctx, vp, ed.width, ed.height); // a large image: tiles in view
+      else ctx.drawImage(pickLevel(this.pyramid, s).image, vp.tx, vp.ty, ed.width * s, ed.height * s);
       ctx.filter = "none";
       ctx.imageSmoothingEnabled = true;
     } else {
