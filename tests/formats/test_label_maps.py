@@ -18,7 +18,14 @@ from seglab.core import Annotation, Box, ImageSize, LabelClass, LabelKind, Mask,
 from seglab.core.raster import shape_to_mask
 from seglab.core.segmentation import panoptic_map
 from seglab.formats import coco_panoptic
-from seglab.formats.label_maps import area_counts, column_bands, jsonable, report_hidden, write_rgb_png
+from seglab.formats.label_maps import (
+    area_counts,
+    column_bands,
+    jsonable,
+    report_hidden,
+    write_indexed_png,
+    write_rgb_png,
+)
 
 masks_st = st.integers(1, 30).flatmap(
     lambda h: st.integers(1, 30).flatmap(
@@ -266,3 +273,32 @@ def test_parse_color_refuses_what_is_not_six_hex_digits(text: str) -> None:
     with pytest.raises(ValueError, match="#rrggbb"):
         parse_color(text, what="colour")
     assert parse_color("#Ff0010", what="colour") == (255, 0, 16)
+
+
+@pytest.mark.parametrize("colors", [2, 21, 256])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_write_indexed_png_reads_back_as_pillow_palette_image(
+    tmp_path: Path, colors: int, transposed: bool
+) -> None:
+    rng = np.random.default_rng(colors)
+    values = rng.integers(0, colors, size=(29, 41)).astype(np.uint8)  # (H, W)
+    if transposed:  # a view of a column-major map
+        values = np.ascontiguousarray(values.T).T
+    palette = [tuple(int(v) for v in rng.integers(0, 256, 3)) for _ in range(colors)]
+    path = tmp_path / "sub" / "map.png"
+    write_indexed_png(path, values, palette)
+    with Image.open(path) as img:
+        assert img.mode == "P" and img.size == (41, 29)
+        np.testing.assert_array_equal(np.asarray(img), values)
+        stored = np.asarray(img.getpalette(), dtype=np.uint8).reshape(-1, 3)
+    assert len(stored) == 256
+    np.testing.assert_array_equal(stored[:colors], np.asarray(palette, dtype=np.uint8))
+    assert not stored[colors:].any()  # padded with black, as Pillow pads
+
+
+def test_write_indexed_png_refuses_what_a_palette_cannot_hold(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="uint8"):
+        write_indexed_png(tmp_path / "a.png", np.zeros((2, 2), np.uint16), [(0, 0, 0)])
+    with pytest.raises(ValueError, match="256"):
+        write_indexed_png(tmp_path / "a.png", np.zeros((2, 2), np.uint8), [(0, 0, 0)] * 257)
+    assert not (tmp_path / "a.png").exists()

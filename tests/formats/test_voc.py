@@ -623,13 +623,14 @@ def test_path_traversal_in_filename_is_refused(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- pixels: exactness, limits
 
 
-def test_run_painting_equals_pycocotools_decode() -> None:
+@pytest.mark.parametrize("shapes, repeats", [(8, 30), (300, 3)])  # uint8 map, and uint16 past 255 shapes
+def test_run_painting_equals_pycocotools_decode(shapes: int, repeats: int) -> None:
     from pycocotools import mask as coco_mask
 
     rng = np.random.default_rng(11)
     h, w = 37, 53
-    for _ in range(30):
-        rings = [rng.uniform(-10, 60, size=rng.integers(3, 12) * 2).tolist() for _ in range(8)]
+    for _ in range(repeats):
+        rings = [rng.uniform(-10, 60, size=rng.integers(3, 12) * 2).tolist() for _ in range(shapes)]
         rles = coco_mask.frPyObjects(rings, h, w)
         rles.append(Mask.from_array(rng.random((h, w)) < 0.3).rle)
         rles.append(Mask.empty(ImageSize(w, h)).rle)

@@ -6,7 +6,8 @@ channels). Writing: class ids that keep the ontology's own ids where they fit, c
 report entries that all three formats share (shapes without area, pixels hidden by overlaps, fields a
 label PNG has no place for). For speed on thousands of maps: :func:`area_counts` rasterizes an image's
 shapes together, :func:`column_bands` decodes their RLEs over the columns each touches only (never a whole
-``(H, W)`` array per object), and :func:`write_rgb_png` encodes an RGB PNG without an image library.
+``(H, W)`` array per object), and :func:`write_rgb_png` / :func:`write_indexed_png` encode
+RGB and palette PNGs without an image library (the VOC writer uses the latter too).
 """
 
 from __future__ import annotations
@@ -92,13 +93,37 @@ def read_label_image(
     return arr
 
 
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _write_png_file(
+    path: Path, scanlines: np.ndarray, color_type: int, level: int, palette: bytes | None = None
+) -> None:
+    """Write ``scanlines`` (``(H, 1 + row bytes)`` uint8, filter byte 0 first) as an 8-bit PNG.
+
+    Deflated unfiltered by ISA-L (``level`` 0..3), whose output any zlib inflates: for flat label maps this
+    compresses as well as adaptive filtering at a small fraction of an image library's encoding time, which
+    matters when thousands of maps are written. One ``write`` of the whole file.
+    """
+    height, row = scanlines.shape
+    width = (row - 1) // (3 if color_type == 2 else 1)
+    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)  # 8-bit, no interlace
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + (_png_chunk(b"PLTE", palette) if palette is not None else b"")
+        + _png_chunk(b"IDAT", isal_zlib.compress(scanlines, level))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
 def write_rgb_png(path: Path, values: np.ndarray, colors: np.ndarray, *, level: int = 1) -> None:
     """Write the ``(H, W)`` map ``values`` as an 8-bit RGB PNG whose pixel is ``colors[value]``.
 
-    ``colors`` is ``(K, 3)`` uint8. The rows are gathered straight into the PNG's scanline buffer and
-    deflated unfiltered by ISA-L (``level`` 0..3), whose output any zlib inflates: for flat label maps this
-    compresses as well as adaptive filtering at a small fraction of an image library's encoding time,
-    which matters when thousands of maps are written.
+    ``colors`` is ``(K, 3)`` uint8. The rows are gathered straight into the PNG's scanline buffer (see
+    :func:`_write_png_file` for the encoding).
     """
     height, width = values.shape
     scanlines = np.empty((height, 1 + 3 * width), dtype=np.uint8)  # filter byte 0 (none), then RGB
@@ -114,18 +139,29 @@ def write_rgb_png(path: Path, values: np.ndarray, colors: np.ndarray, *, level: 
     else:
         table = np.ascontiguousarray(colors, dtype=np.uint8).view("V3").ravel()  # a 3-byte record each
         np.take(table, np.ascontiguousarray(values), out=scanlines[:, 1:].view("V3"))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    _write_png_file(path, scanlines, 2, level)
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", isal_zlib.compress(scanlines, level))
-        + chunk(b"IEND", b"")
-    )
+def write_indexed_png(
+    path: Path, values: np.ndarray, palette: Sequence[tuple[int, int, int]], *, level: int = 1
+) -> None:
+    """Write the ``(H, W)`` uint8 map ``values`` as a palette PNG (what Pillow reads as mode ``P``).
+
+    ``palette`` holds up to 256 colours; it is padded with black to 256 entries, as Pillow writes it, so
+    that any stored index has a colour. Encoded like :func:`write_rgb_png`, without an image library.
+    """
+    if values.dtype != np.uint8:
+        raise ValueError(f"a palette PNG holds uint8 indices, not {values.dtype}")
+    if len(palette) > 256:
+        raise ValueError(f"a palette PNG holds at most 256 colours, not {len(palette)}")
+    height, width = values.shape
+    scanlines = np.empty((height, 1 + width), dtype=np.uint8)  # filter byte 0 (none), then indices
+    scanlines[:, 0] = 0
+    scanlines[:, 1:] = values
+    table = np.zeros((256, 3), dtype=np.uint8)
+    if len(palette):
+        table[: len(palette)] = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
+    _write_png_file(path, scanlines, 3, level, table.tobytes())
 
 
 def parse_color(value: Any, *, what: str) -> tuple[int, int, int]:

@@ -17,7 +17,7 @@ from seglab.core.geometry import Box, Polygon
 from seglab.core.mask import Mask
 from seglab.core.raster import polygon_to_mask
 from seglab.formats.base import LossReport, ReadOptions
-from seglab.formats.coco.shapes import decode_counts
+from seglab.formats.label_maps import ColumnBand, column_bands
 from seglab.formats.safe_io import read_label_png
 from seglab.formats.voc.constants import BACKGROUND_NAMES, MAX_INDEX, VOC_COLORMAP, VOID
 from seglab.formats.voc.labelmap import LabelEntry
@@ -181,27 +181,25 @@ def _area_entries(
     return entries
 
 
-def paint_runs(rles: Sequence[dict], h: int, w: int) -> np.ndarray:
-    """``(H, W)`` uint16: 1 + the index of the last RLE covering each pixel, 0 where none does.
+def _paint(rles: Sequence[dict], h: int, w: int) -> tuple[np.ndarray, list[ColumnBand]]:
+    """The column-major ``(W, H)`` map of 1 + the index of the last RLE covering each pixel (0: none),
+    uint8 for fewer than 256 RLEs, and each RLE's :class:`ColumnBand`.
 
-    Paints the runs of ones straight from the RLEs (column-major, like pycocotools), so no full-frame
-    plane is decoded per shape; ``np.maximum.at`` makes "the later shape wins" exact.
+    The RLEs are decoded together into the band of columns each touches, and painted in order, so no
+    full-frame plane is decoded per shape and the later shape wins.
     """
-    starts, lengths, values = [], [], []
-    for i, rle in enumerate(rles):
-        counts = decode_counts(rle["counts"])
-        ends = np.cumsum(counts)
-        starts.append((ends - counts)[1::2])
-        lengths.append(counts[1::2])
-        values.append(np.full(len(lengths[-1]), i + 1, dtype=np.uint16))
-    flat = np.zeros(h * w, dtype=np.uint16)  # column-major: pixel (y, x) is flat[x * h + y]
-    if rles:
-        run_start, run_len = np.concatenate(starts), np.concatenate(lengths)
-        offsets = np.repeat(run_start - (np.cumsum(run_len) - run_len), run_len) + np.arange(
-            int(run_len.sum())
-        )
-        np.maximum.at(flat, offsets, np.repeat(np.concatenate(values), run_len))
-    return np.ascontiguousarray(flat.reshape(w, h).T)
+    by_column = np.zeros((w, h), dtype=np.uint8 if len(rles) < 256 else np.uint16)  # (x, y)
+    counts = [c if isinstance(c, bytes) else c.encode("ascii") for c in (rle["counts"] for rle in rles)]
+    bands = column_bands(counts, h)
+    for value, band in enumerate(bands, 1):
+        if band.area:
+            by_column[band.start : band.stop].reshape(-1)[band.pixels] = value
+    return by_column, bands
+
+
+def paint_runs(rles: Sequence[dict], h: int, w: int) -> np.ndarray:
+    """``(H, W)``: 1 + the index of the last RLE covering each pixel, 0 where none does."""
+    return _paint(rles, h, w)[0].T
 
 
 def rasterize(
@@ -239,14 +237,16 @@ def rasterize(
             if not rings:  # a polygon of degenerate parts covers nothing
                 rings = [coco_mask.encode(np.zeros((h, w, 1), dtype=np.uint8, order="F"))[0]]
             rles.append(coco_mask.merge(rings, intersect=False) if len(rings) > 1 else rings[0])
-    ann_map = paint_runs(rles, h, w)  # (H, W): 1 + index in ``entries`` of the shape on top, 0 = none
+    ann_map, bands = _paint(rles, h, w)  # (W, H): 1 + index in ``entries`` of the shape on top, 0 = none
     object_lut = np.array([0] + [k for _, k, _ in entries], dtype=np.uint8)
     class_lut = np.array([0] + [c for _, _, c in entries], dtype=np.uint8)
-    object_map = object_lut[ann_map]
-    visible = np.bincount(object_map.ravel(), minlength=len(objects) + 1)
+    visible = [0] * (len(objects) + 1)  # pixels of each object left on top, counted over its bands
     by_object: dict[int, list[dict]] = {}
-    for (_, k, _), rle in zip(entries, rles, strict=True):
+    for value, ((_, k, _), rle, band) in enumerate(zip(entries, rles, bands, strict=True), 1):
         by_object.setdefault(k, []).append(rle)
+        if band.area:
+            on_top = ann_map[band.start : band.stop].reshape(-1)[band.pixels] == value
+            visible[k] += int(np.count_nonzero(on_top))
     boxes: dict[int, Box] = {}
     for k, own in by_object.items():
         union = coco_mask.merge(own, intersect=False) if len(own) > 1 else own[0]
@@ -261,4 +261,6 @@ def rasterize(
                 "overlapping pixels hidden by a shape above (VOC holds one label per pixel)",
                 f"{image.file_name}: object {k} lost {area - int(visible[k])} of {area} pixels",
             )
-    return Painted(class_lut[ann_map], object_map, boxes)
+    # (H, W) views of (W, H) lookups: the PNG encoder copies them into its rows anyway. numpy, not OpenCV:
+    # importing cv2 would add 15 MiB to the writer's peak memory.
+    return Painted(class_lut[ann_map].T, object_lut[ann_map].T, boxes)

@@ -11,8 +11,9 @@ from seglab.core.dataset import Dataset, ImageRecord
 from seglab.core.errors import FormatError
 from seglab.core.mask import Mask
 from seglab.formats.base import LossReport, WriteOptions
+from seglab.formats.label_maps import write_indexed_png
 from seglab.formats.media import copy_media
-from seglab.formats.safe_io import safe_relative, write_png
+from seglab.formats.safe_io import safe_relative
 from seglab.formats.voc.constants import (
     ANNOTATIONS_DIR,
     CLASS_DIRS,
@@ -125,7 +126,7 @@ def write(dataset: Dataset, dst: Path, options: WriteOptions) -> LossReport:
                 (CLASS_DIRS[0], painted.class_map, palette),
                 (OBJECT_DIRS[0], painted.object_map, list(VOC_COLORMAP)),
             ):
-                write_png(dst / folder / f"{stem}.png", pixels, colors, compress_level=PNG_COMPRESS_LEVEL)
+                write_indexed_png(dst / folder / f"{stem}.png", pixels, colors, level=PNG_COMPRESS_LEVEL)
             lists["Segmentation"].setdefault(subset, []).append(stem)
         lists["Main"].setdefault(subset, []).append(stem)
         if any(obj.parts for obj in objects):
