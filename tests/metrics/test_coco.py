@@ -120,6 +120,45 @@ def test_class_agnostic_evaluation(engine: str) -> None:
     assert result.per_class == {}
 
 
+def _tied_scores(ds: Dataset) -> Dataset:
+    """Scores rounded to one decimal: many ties, so the stable order of equal scores matters."""
+    return ds.with_images(
+        img.with_annotations(a.with_(score=round(a.score, 1)) for a in img.annotations) for img in ds.images
+    )
+
+
+@pytest.mark.parametrize("task", ["boxes", "masks"])
+@pytest.mark.parametrize("max_dets", [None, (1, 2, 3)])
+def test_per_image_ious_equal_faster_coco_evals_own_per_pair_path_bit_for_bit(
+    task: str, max_dets: tuple[int, ...] | None
+) -> None:
+    """seglab computes each image's IoUs in one kernel call; faster-coco-eval's per-(image, class) calls
+    must give the very same arrays (detection order, ties, truncation at maxDets, crowd columns)."""
+    from faster_coco_eval import COCO, COCOeval_faster
+
+    _gt_dict, _rb, _rm, gt, pred_boxes, pred_masks = scene(11, images=16, max_objects=12, crowd=0.2)
+    pred = _tied_scores(pred_boxes if task == "boxes" else pred_masks)
+    params = CocoParams(max_dets=max_dets)
+    ours = evaluate_coco(gt, pred, task, engine="faster", params=params)
+    inputs = coco_inputs(gt, pred, task)
+    quiet = lambda *_a, **_k: None  # noqa: E731
+    coco_gt = copy.deepcopy(inputs.gt)
+    coco_dt = {**copy.deepcopy(inputs.gt), "annotations": copy.deepcopy(inputs.detections)}
+    ev = COCOeval_faster(
+        COCO(coco_gt, print_function=quiet),
+        COCO(coco_dt, print_function=quiet),
+        {"boxes": "bbox", "masks": "segm"}[task],
+        print_function=quiet,
+    )
+    if max_dets is not None:
+        ev.params.maxDets = list(max_dets)
+    ev.evaluate()
+    ev.accumulate()
+    assert np.array_equal(ours.precision, np.asarray(ev.eval["precision"]))
+    assert np.array_equal(ours.recall, np.asarray(ev.eval["recall"]))
+    assert 0 < ours.stats["AP"] < 1
+
+
 # ------------------------------------------------------------------------------------------ real data
 
 

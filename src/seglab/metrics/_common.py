@@ -254,10 +254,13 @@ def _grouped_object(members: Sequence[Annotation]) -> LabeledObject:
             score = a.score if score is None else max(score, a.score)
         if a.attributes:
             attributes.update(a.attributes)
-        if a.extra:  # the source's own bbox, area and (for keypoints) outline
-            hint_box = hint_box or _hint_box(a.extra.get("bbox"))
-            area = area if area is not None else _finite_number(a.extra.get("area"))
-            if (r := _hint_region(a.extra.get("segmentation"))) is not None:
+        if a.extra:  # the source's own bbox, area and (for keypoints) outline; most carry only some
+            extra = a.extra
+            if hint_box is None and "bbox" in extra:
+                hint_box = _hint_box(extra["bbox"])
+            if area is None and "area" in extra:
+                area = _finite_number(extra["area"])
+            if "segmentation" in extra and (r := _hint_region(extra["segmentation"])) is not None:
                 hinted.append(r)
     return LabeledObject(
         label=members[0].label,
