@@ -425,11 +425,16 @@ def save_documents(
                 annotation = repo.from_doc(doc)
             except (CodecError, KeyError, TypeError, ValueError) as exc:
                 raise Invalid(f"{name}: {exc}") from None
-            canonical = repo.to_doc(annotation)
-            if stored is not None and orjson.loads(stored) == canonical:
+            # Point lists stay numpy arrays (no Python list per vertex; orjson writes the same bytes), and
+            # the JSON columns are encoded once here, for the cache, the rows and the history entry.
+            try:
+                canonical, encoded = repo.encoded_doc(repo.to_doc(annotation, arrays=True), name)
+            except ValueError as exc:
+                raise Invalid(str(exc)) from None
+            if stored is not None and (stored == encoded or orjson.loads(stored) == orjson.loads(encoded)):
                 after[object_id] = stored  # the same object written differently (5 for 5.0, key order)
                 continue
-            after[object_id] = orjson.dumps(canonical)
+            after[object_id] = encoded
             changed.append((object_id, annotation, canonical, name))
         checked = [(annotation, name) for _, annotation, _, name in changed]
         _check(scope, checked)

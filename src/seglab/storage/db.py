@@ -12,13 +12,15 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import orjson
 from alembic import command
 from alembic.config import Config
@@ -29,12 +31,107 @@ from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
 
-# JSON columns: strict standard JSON on the way in (NaN or infinity is an error, never written), and
-# orjson on the way out, several times faster when an image's thousands of polygons are loaded.
-JSON_CODEC: dict[str, Any] = {
-    "json_serializer": functools.partial(json.dumps, allow_nan=False, separators=(",", ":")),
-    "json_deserializer": orjson.loads,
-}
+
+class JSONText:
+    """A JSON column value already encoded by :func:`encode_json` (checked finite), written as it is.
+
+    The hot write path (an image's objects and their history) encodes with orjson, several times faster
+    than ``json.dumps`` on thousands of polygons; orjson writes NaN and infinity as ``null``, so only
+    values that went through the finiteness check of :func:`encode_json` may skip the strict encoder.
+    Nested inside a value given to :func:`encode_json`, it is spliced in as it is (an object's geometry
+    encoded once serves its row, its cached JSON and its history entry).
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"JSONText({self.text!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JSONText) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+
+def _all_finite(value: Any) -> bool:
+    """No NaN or infinity anywhere in ``value`` (nested lists, tuples, dicts and numpy arrays)."""
+    kind = type(value)
+    if kind is float:
+        return math.isfinite(value)
+    if kind is str or kind is int or kind is bool or value is None or kind is JSONText:
+        return True
+    if kind is dict:
+        return all(map(_all_finite, value.values()))
+    if kind is np.ndarray:
+        return value.dtype.kind not in "fc" or bool(np.isfinite(value).all())
+    if kind is list or kind is tuple:
+        try:
+            # A row of numbers in one C call; a non-finite sum (NaN, infinity, or an overflow of huge
+            # finite numbers) falls through to the exact check below.
+            if math.isfinite(sum(value)):
+                return True
+        except (TypeError, OverflowError):
+            pass  # holds lists, strings or dicts, or an integer beyond a float's range
+        return all(map(_all_finite, value))
+    if isinstance(value, float | np.floating):  # a subclass such as numpy.float64
+        return math.isfinite(value)
+    if isinstance(value, list | tuple):
+        return all(map(_all_finite, value))
+    if isinstance(value, Mapping):
+        return all(map(_all_finite, value.values()))
+    return True  # other scalars: nothing to check
+
+
+def encode_json(value: Any, what: str = "value") -> JSONText:
+    """``value`` as standard JSON for a JSON column; ValueError naming ``what`` for NaN or infinity.
+
+    ``value`` may hold numpy arrays (the point lists of the codec's ``arrays=True`` documents).
+    """
+    if not _all_finite(value):
+        raise ValueError(f"{what} contains NaN or infinity, which JSON cannot hold")
+    try:
+        return JSONText(orjson.dumps(value, default=_splice, option=_ORJSON_OPTIONS).decode())
+    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: the standard encoder handles it
+        return JSONText(_strict_dumps(value))
+
+
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def _splice(value: Any) -> Any:
+    """orjson's hook for types it does not know: checked :class:`JSONText` goes in as it is."""
+    if type(value) is JSONText:
+        return orjson.Fragment(value.text)
+    raise TypeError(f"cannot store a {type(value).__name__} as JSON")
+
+
+def _plain(value: Any) -> Any:
+    """numpy arrays and scalars as the lists and numbers the standard encoder writes."""
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    if isinstance(value, JSONText):
+        return orjson.loads(value.text)
+    raise TypeError(f"cannot store a {type(value).__name__} as JSON")
+
+
+_strict_dumps = functools.partial(json.dumps, allow_nan=False, separators=(",", ":"), default=_plain)
+
+
+def _serialize_json(value: Any) -> str:
+    """Strict standard JSON (NaN or infinity is an error, never written); text from :func:`encode_json`
+    is already checked and goes as it is."""
+    if type(value) is JSONText:
+        return value.text
+    return _strict_dumps(value)
+
+
+# JSON columns: strict standard JSON on the way in, and orjson on the way out, several times faster when
+# an image's thousands of polygons are loaded.
+JSON_CODEC: dict[str, Any] = {"json_serializer": _serialize_json, "json_deserializer": orjson.loads}
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 RETRY_ATTEMPTS = 8
