@@ -46,7 +46,8 @@ DEFAULT_CONTEXT = FeatureConfig(sigmas=(1.0, 2.0, 4.0, 8.0), families=("gauss", 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train. The defaults are the ones the membrane benchmark was tuned on (see benchmarks/).
+    """How to train. The defaults were chosen on the membrane benchmark's tuning slices 10..19 only, never
+    on the slices its figures are measured on (benchmarks/autolabel.py, ``--tune-classifier``).
 
     ``samples_per_class``: training pixels drawn per class (over all images) for each stage;
     ``member_fraction``: share of the context-stage sample each member draws (with replacement);

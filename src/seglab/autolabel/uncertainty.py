@@ -33,10 +33,11 @@ _EPS = 1e-12
 
 # Per-object aggregation, frozen after a grid search on a tuning split (see the module docstring): the
 # argmax of (AUROC + share of wrong objects among the 20% most uncertain) on membrane slices 10..19.
-OBJECT_BAND = 4  # pixels on both sides of the outline; the core is the object eroded by this much
-CORE_QUANTILE = 0.5  # quantile of the uncertainty over the core
+# Re-run with the re-tuned classifier (scales up to 16 px), which moved the argmax.
+OBJECT_BAND = 3  # pixels on both sides of the outline; the core is the object eroded by this much
+CORE_QUANTILE = 0.9  # quantile of the uncertainty over the core
 BOUNDARY_WEIGHT = 1.0  # how much the band's mean counts (1 = as much as the other signals)
-INSTABILITY_SCALE = 3.0  # instability 1 / scale (members' best matches reach IoU 2/3) counts fully
+INSTABILITY_SCALE = 2.0  # instability 1 / scale (members' best matches reach IoU 1/2) counts fully
 
 
 def normalized_entropy(proba: np.ndarray) -> np.ndarray:

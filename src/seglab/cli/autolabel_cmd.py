@@ -167,7 +167,7 @@ def train(
     color: Annotated[str, typer.Option("--color", help="auto, rgb or gray features.")] = "auto",
     sigmas: Annotated[
         str | None,
-        typer.Option("--sigmas", help="Comma-separated feature scales in pixels (default 0.7 ... 10)."),
+        typer.Option("--sigmas", help="Comma-separated feature scales in pixels (default 0.7 ... 16)."),
     ] = None,
     stroke_width: Annotated[
         float, typer.Option("--stroke-width", min=1.0, help="Width in pixels of polyline scribbles.")

@@ -15,7 +15,7 @@ function numberField(label, name, value, min, max, testid) {
 
 function scalesField() {
   return h("label", { class: "row" }, h("span", { text: "Feature scales (px)", style: { minWidth: "190px" } }),
-    h("input", { name: "sigmas", placeholder: "default: 0.7 … 10", testid: "feature-scales", style: { width: "160px" },
+    h("input", { name: "sigmas", placeholder: "default: 0.7 … 16", testid: "feature-scales", style: { width: "160px" },
       title: "Comma-separated filter scales in pixels; fewer and smaller scales train faster" }));
 }
 
