@@ -71,6 +71,16 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     raise AssertionError(f"server did not answer in 30 s:\n{log.read_text()}")
 
 
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    """End a server still running at the end of a test: SIGTERM, then SIGKILL after ten seconds."""
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
 def _integrity(db: Path) -> str:
     conn = sqlite3.connect(db)
     try:
@@ -99,12 +109,7 @@ def test_kill_9_during_saves_loses_no_acknowledged_save(tmp_path: Path) -> None:
         _wait_healthy(url, server, log)
         output = log.read_text()
         assert url in output and "SEGLAB_ADMIN_PASSWORD" in output and "Demo project" in output
-        with httpx.Client(base_url=url, timeout=10) as http:
-            session = http.post("/api/auth/login", json={"username": "admin", "password": PASSWORD}).json()
-            token = http.post(
-                "/api/tokens", json={"name": "crash"}, headers={"X-CSRF-Token": session["csrf_token"]}
-            ).json()["value"]
-        auth = {"Authorization": f"Bearer {token}"}
+        auth = _token(url)
         client = httpx.Client(base_url=url, headers=auth, timeout=10)
         project = client.get("/api/projects").json()[0]
         image = client.get(f"/api/projects/{project['id']}/images").json()["items"][0]
@@ -159,12 +164,7 @@ def test_kill_9_during_saves_loses_no_acknowledged_save(tmp_path: Path) -> None:
                 ]
         assert _integrity(db) == "ok"
     finally:
-        if server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        _stop(server)
 
 
 def _token(url: str) -> dict[str, str]:
@@ -285,9 +285,4 @@ def test_kill_9_during_an_import_leaves_all_or_nothing_and_no_staging_files(
                 assert client.get(f"/api/projects/{pid}/images/{item['id']}/file").status_code == 200
         assert _integrity(data_dir / "seglab.db") == "ok"
     finally:
-        if server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        _stop(server)

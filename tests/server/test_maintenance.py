@@ -64,12 +64,17 @@ def _export(client: Any, pid: int) -> dict[str, Any]:
     return job
 
 
-def test_export_files_expire_and_their_links_answer_410(world: World) -> None:
+def _exported_project(world: World) -> tuple[Any, int, dict[str, Any], str]:
+    """An owner's project with one image, exported once: (owner, project id, the export, its zip's key)."""
     owner = world.user("owner")
     pid = world.project(owner)
     world.image(owner, pid)
     export = _export(owner, pid)
-    key = f"exports/{export['id']}/attempt-1.zip"
+    return owner, pid, export, f"exports/{export['id']}/attempt-1.zip"
+
+
+def test_export_files_expire_and_their_links_answer_410(world: World) -> None:
+    owner, pid, export, key = _exported_project(world)
     expires = export["result"]["expires_at"]
     assert "_key" not in export["result"] and expires > utcnow().isoformat()
     link = owner.post(f"/api/projects/{pid}/jobs/{export['id']}/link").json()
@@ -94,11 +99,7 @@ def test_export_files_expire_and_their_links_answer_410(world: World) -> None:
 
 
 def test_exports_expire_whenever_a_job_runs(world: World) -> None:
-    owner = world.user("owner")
-    pid = world.project(owner)
-    world.image(owner, pid)
-    old = _export(owner, pid)
-    key = f"exports/{old['id']}/attempt-1.zip"
+    owner, pid, old, key = _exported_project(world)
     _backdate(world, old["id"], hours=30)
     assert world.services.blobs.exists(key)
     _export(owner, pid)  # any job run is followed by the expiry pass (the server's setting: 24 hours)

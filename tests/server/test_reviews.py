@@ -16,6 +16,9 @@ def test_each_step_is_logged_with_its_annotation_version_and_comment(world: Worl
 
     assert ann.put(url, json={"annotations": [box()]}, headers=write_headers(0)).status_code == 200
     assert ann.post(status, json={"action": "submit"}).status_code == 200
+    for pin in ({"x": 1e6, "y": 3.0}, {"x": 2.0}):  # off the image, half a point: refused, nothing logged
+        r = rev.post(status, json={"action": "reject", "comment": "cut off", **pin})
+        assert r.status_code == 422 and ("x and y" in r.text or "outside" in r.text), r.text
     r = rev.post(status, json={"action": "reject", "comment": "cut off", "x": 2.0, "y": 3.0})
     assert r.status_code == 200
     assert ann.put(url, json={"annotations": [box(x=2.0)]}, headers=write_headers(1)).status_code == 200

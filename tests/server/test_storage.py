@@ -13,7 +13,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from pycocotools import mask as coco_mask
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import OperationalError
 
 from seglab.core.annotation import Annotation
@@ -31,36 +31,45 @@ from tests.server.conftest import PG_ADMIN_URL, _postgres_url, image_bytes, post
 
 TABLES = {t.name for t in Base.metadata.sorted_tables}
 HEAD = "0004"
+OLD_NOW = "2026-01-01 00:00:00+00:00"
+
+
+def _seed_old_rows(
+    conn: Connection, *, with_meta: bool, status: str = "new", annotation_version: int = 0
+) -> None:
+    """Insert user 1, project 1 and image 1 (a.png, 4x3) with raw SQL, since at an old revision the ORM models
+    are ahead of the schema; `with_meta` is False before revision 0002 added images.meta."""
+    conn.execute(
+        text(
+            "INSERT INTO users (id, username, display_name, password_hash, is_admin, is_active,"
+            " created_at) VALUES (1, 'old', '', 'x', false, true, :now)"
+        ),
+        {"now": OLD_NOW},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO projects (id, name, description, ontology, ontology_version, created_by,"
+            " created_at, updated_at) VALUES (1, 'old', '', '{}', 1, 1, :now, :now)"
+        ),
+        {"now": OLD_NOW},
+    )
+    meta_column, meta_value = (" meta,", " '{}',") if with_meta else ("", "")
+    conn.execute(
+        text(
+            "INSERT INTO images (id, project_id, file_name, checksum, width, height, storage_key,"
+            " media_type, byte_size, status, annotation_version, next_object_id,"
+            f"{meta_column} created_at, updated_at) VALUES (1, 1, 'a.png', 'c', 4, 3, 'k', 'image/png', 10,"
+            f" :status, :version, 1,{meta_value} :now, :now)"
+        ),
+        {"now": OLD_NOW, "status": status, "version": annotation_version},
+    )
 
 
 def _from_previous_revision(database: dbmod.Database) -> None:
     """A database populated at revision 0001 upgrades to the newest schema with its rows intact."""
     dbmod.upgrade(database.engine, "0001")
     with database.engine.begin() as conn:
-        now = "2026-01-01 00:00:00+00:00"
-        conn.execute(
-            text(
-                "INSERT INTO users (id, username, display_name, password_hash, is_admin, is_active,"
-                " created_at) VALUES (1, 'old', '', 'x', false, true, :now)"
-            ),
-            {"now": now},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO projects (id, name, description, ontology, ontology_version, created_by,"
-                " created_at, updated_at) VALUES (1, 'old', '', '{}', 1, 1, :now, :now)"
-            ),
-            {"now": now},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO images (id, project_id, file_name, checksum, width, height, storage_key,"
-                " media_type, byte_size, status, annotation_version, next_object_id, created_at, updated_at)"
-                " VALUES"
-                " (1, 1, 'a.png', 'c', 4, 3, 'k', 'image/png', 10, 'new', 0, 1, :now, :now)"
-            ),
-            {"now": now},
-        )
+        _seed_old_rows(conn, with_meta=False)
     database.migrate()
     _check_schema(database)
     with database.engine.connect() as conn:
@@ -74,38 +83,15 @@ def _from_0002(database: dbmod.Database) -> None:
     """A database at revision 0002 with a job and an image upgrades to 0003: rows intact, no claims yet,
     and claims work (a job's claim goes with its job)."""
     dbmod.upgrade(database.engine, "0002")
-    now = "2026-01-01 00:00:00+00:00"
     with database.engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO users (id, username, display_name, password_hash, is_admin, is_active,"
-                " created_at) VALUES (1, 'old', '', 'x', false, true, :now)"
-            ),
-            {"now": now},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO projects (id, name, description, ontology, ontology_version, created_by,"
-                " created_at, updated_at) VALUES (1, 'old', '', '{}', 1, 1, :now, :now)"
-            ),
-            {"now": now},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO images (id, project_id, file_name, checksum, width, height, storage_key,"
-                " media_type, byte_size, status, annotation_version, next_object_id, meta, created_at,"
-                " updated_at) VALUES (1, 1, 'a.png', 'c', 4, 3, 'k', 'image/png', 10, 'new', 0, 1, '{}',"
-                " :now, :now)"
-            ),
-            {"now": now},
-        )
+        _seed_old_rows(conn, with_meta=True)
         conn.execute(
             text(
                 "INSERT INTO jobs (id, kind, status, project_id, created_by, params, progress, message,"
                 " attempts, max_attempts, cancel_requested, created_at) VALUES (7, 'import', 'running', 1,"
                 " 1, '{}', 0.5, 'm', 1, 2, false, :now)"
             ),
-            {"now": now},
+            {"now": OLD_NOW},
         )
     database.migrate()
     _check_schema(database)
@@ -115,7 +101,7 @@ def _from_0002(database: dbmod.Database) -> None:
         assert conn.execute(text("SELECT count(*) FROM blob_claims")).scalar() == 0
         conn.execute(
             text("INSERT INTO blob_claims (key, job_id, created_at) VALUES ('images/x', 7, :now)"),
-            {"now": now},
+            {"now": OLD_NOW},
         )
         conn.execute(text("DELETE FROM jobs WHERE id = 7"))
         assert conn.execute(text("SELECT count(*) FROM blob_claims")).scalar() == 0  # cascades
@@ -129,31 +115,8 @@ def _from_0003(database: dbmod.Database) -> None:
     """A database at 0003 with a reviewed image upgrades to 0004: the review log starts empty, takes rows
     that go with their image, and downgrading drops only the log."""
     dbmod.upgrade(database.engine, "0003")
-    now = "2026-01-01 00:00:00+00:00"
     with database.engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO users (id, username, display_name, password_hash, is_admin, is_active,"
-                " created_at) VALUES (1, 'old', '', 'x', false, true, :now)"
-            ),
-            {"now": now},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO projects (id, name, description, ontology, ontology_version, created_by,"
-                " created_at, updated_at) VALUES (1, 'old', '', '{}', 1, 1, :now, :now)"
-            ),
-            {"now": now},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO images (id, project_id, file_name, checksum, width, height, storage_key,"
-                " media_type, byte_size, status, annotation_version, next_object_id, meta, created_at,"
-                " updated_at) VALUES (1, 1, 'a.png', 'c', 4, 3, 'k', 'image/png', 10, 'approved', 3, 1,"
-                " '{}', :now, :now)"
-            ),
-            {"now": now},
-        )
+        _seed_old_rows(conn, with_meta=True, status="approved", annotation_version=3)
     database.migrate()
     _check_schema(database)
     with database.engine.begin() as conn:
@@ -165,7 +128,7 @@ def _from_0003(database: dbmod.Database) -> None:
                 " annotation_version, created_at) VALUES (1, 1, 'reopen', 'approved', 'in_progress', 1, 3,"
                 " :now)"
             ),
-            {"now": now},
+            {"now": OLD_NOW},
         )
         conn.execute(text("DELETE FROM images WHERE id = 1"))
         assert conn.execute(text("SELECT count(*) FROM review_events")).scalar() == 0  # cascades

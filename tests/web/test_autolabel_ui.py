@@ -45,7 +45,13 @@ def _labels(seed: int, *, swap_first: bool = False) -> list[dict[str, Any]]:
     return docs
 
 
-def _wait_job(page: Any) -> None:
+def _run_dialog_job(page: Any, opener: str, fields: dict[str, str], ok: str) -> None:
+    """Open a job's dialog from the project page with button ``opener``, fill ``fields`` (test id: value),
+    start it with button ``ok`` and wait until the job has succeeded."""
+    page.click(f"[data-testid={opener}]")
+    for testid, value in fields.items():
+        page.fill(f"[data-testid={testid}]", value)
+    page.click(f"[data-testid={ok}]")
     page.wait_for_selector(
         "[data-testid=autolabel-job] [data-testid=job-progress][data-status=succeeded]", timeout=JOB_TIMEOUT
     )
@@ -66,12 +72,8 @@ def test_train_autolabel_review_accept_and_audit(page: Any, live: LiveServer) ->
     # Train from the project page (small settings keep the test quick), then auto-label.
     page.goto(f"/projects/{pid}")
     page.wait_for_selector("[data-testid=autolabel-card]")
-    page.click("[data-testid=autolabel-train]")
-    page.fill("[data-testid=train-rounds]", "15")
-    page.fill("[data-testid=train-members]", "2")
-    page.fill("[data-testid=feature-scales]", "1, 2, 4")
-    page.click("[data-testid=train-dialog-ok]")
-    _wait_job(page)
+    train = {"train-rounds": "15", "train-members": "2", "feature-scales": "1, 2, 4"}
+    _run_dialog_job(page, "autolabel-train", train, "train-dialog-ok")
     page.wait_for_selector("[data-testid=autolabel-model]:has-text('trained on 3 approved')")
     shot(page, "autolabel-trained")
     page.click("[data-testid=autolabel-predict]")
@@ -134,12 +136,8 @@ def test_train_autolabel_review_accept_and_audit(page: Any, live: LiveServer) ->
 
     # Audit from the project page, then open the top suspect from the audit queue in the editor.
     page.goto(f"/projects/{pid}")
-    page.click("[data-testid=audit-start]")
-    page.fill("[data-testid=audit-folds]", "3")
-    page.fill("[data-testid=audit-rounds]", "20")
-    page.fill("[data-testid=feature-scales]", "1, 2, 4")
-    page.click("[data-testid=audit-dialog-ok]")
-    _wait_job(page)
+    audit = {"audit-folds": "3", "audit-rounds": "20", "feature-scales": "1, 2, 4"}
+    _run_dialog_job(page, "audit-start", audit, "audit-dialog-ok")
     page.click("[data-testid=open-audit]")
     page.wait_for_selector("[data-testid=audit-row]")
     shot(page, "autolabel-audit-queue")

@@ -6,10 +6,11 @@ Request bodies forbid unknown fields and NaN/Infinity. Annotation geometry is in
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from seglab.core.annotation import Annotation, Source
 from seglab.core.ontology import AttributeType, LabelKind, Ontology, ShapeType
@@ -30,6 +31,15 @@ class Strict(BaseModel):
 
 class Public(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+def public_model_of(view: type[Any], name: str) -> type[Public]:
+    """A response model with exactly the fields of a service's dataclass ``view`` (all required, in order),
+    so the JSON shape follows the service instead of being written out twice; ``name`` is the schema's
+    name in OpenAPI. Validate a view with ``model_validate(view)``."""
+    hints = get_type_hints(view)
+    fields: dict[str, Any] = {f.name: (hints[f.name], ...) for f in dataclasses.fields(view)}
+    return create_model(name, __base__=Public, __module__=__name__, **fields)
 
 
 # ------------------------------------------------------------------------------------------- geometry

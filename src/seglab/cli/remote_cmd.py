@@ -85,6 +85,16 @@ def _report_failure(exc: JobFailedError) -> None:
         err.print(Text("Fix them, or pass --skip-invalid to leave them out (they are counted and listed)."))
 
 
+def _wait_or_exit(client: Client, job: Job, kind: str, timeout: float) -> Job:
+    """The finished job, followed with a progress bar; a failed one is reported and exits with status 1."""
+    try:
+        with _following(f"{kind} job {job.id}") as update:
+            return client.wait(job, timeout=timeout, progress=update)
+    except JobFailedError as exc:
+        _report_failure(exc)
+        raise typer.Exit(1) from None
+
+
 @handle_errors
 def import_cmd(
     src: Annotated[Path, typer.Argument(help="Dataset folder, zip archive or annotation file.")],
@@ -108,12 +118,7 @@ def import_cmd(
         pid = _project_id(client, project)
         say(f"uploading {src} to project {project!r} on {client.url} ...", err=True)
         job = client.start_import(pid, src, format=format, skip_invalid=skip_invalid)
-        try:
-            with _following(f"import job {job.id}") as update:
-                job = client.wait(job, timeout=timeout, progress=update)
-        except JobFailedError as exc:
-            _report_failure(exc)
-            raise typer.Exit(1) from None
+        job = _wait_or_exit(client, job, "import", timeout)
     result = job.result or {}
     counts = ", ".join(
         f"{key.replace('_', ' ')} {value}" for key, value in result.items() if isinstance(value, int)
@@ -148,12 +153,7 @@ def export_cmd(
     with _connect(server) as client:
         pid = _project_id(client, project)
         job = client.start_export(pid, to, include_images=not no_images)
-        try:
-            with _following(f"export job {job.id}") as update:
-                job = client.wait(job, timeout=timeout, progress=update)
-        except JobFailedError as exc:
-            _report_failure(exc)
-            raise typer.Exit(1) from None
+        job = _wait_or_exit(client, job, "export", timeout)
         if archive_only:
             client.download_export(pid, job, dst)
         else:

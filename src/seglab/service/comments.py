@@ -5,6 +5,8 @@ Text is stored verbatim; the API returns it as JSON and never renders it as HTML
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,6 +24,38 @@ def _check_point(image: Image, x: float | None, y: float | None) -> None:
         raise Invalid("give both x and y to pin a comment, or neither for the whole image")
     if x is not None and y is not None and not (0 <= x <= image.width and 0 <= y <= image.height):
         raise Invalid(f"({x}, {y}) lies outside the {image.width}x{image.height} image")
+
+
+def pin_comment(
+    s: Session,
+    image: Image,
+    actor: Actor,
+    text: str,
+    *,
+    x: float | None,
+    y: float | None,
+    object_id: int | None = None,
+    now: datetime | None = None,
+) -> Comment:
+    """A new, open comment of ``actor`` on ``image``, pinned at (x, y) inside it or to the whole image;
+    flushed, so it has its id. The caller has checked the actor's role and the text."""
+    _check_point(image, x, y)
+    now = now or utcnow()
+    comment = Comment(
+        image_id=image.id,
+        project_id=image.project_id,
+        author_id=actor.user_id,
+        text=text,
+        x=x,
+        y=y,
+        object_id=object_id,
+        resolved=False,
+        created_at=now,
+        updated_at=now,
+    )
+    s.add(comment)
+    s.flush()
+    return comment
 
 
 def list_comments(
@@ -54,23 +88,7 @@ def add_comment(
 
     def _add(s: Session) -> CommentView:
         image = require_image(s, actor, project_id, image_id, Role.ANNOTATOR).the_image
-        _check_point(image, x, y)
-        now = utcnow()
-        comment = Comment(
-            image_id=image.id,
-            project_id=project_id,
-            author_id=actor.user_id,
-            text=text,
-            x=x,
-            y=y,
-            object_id=object_id,
-            resolved=False,
-            created_at=now,
-            updated_at=now,
-        )
-        s.add(comment)
-        s.flush()
-        return CommentView.of(comment)
+        return CommentView.of(pin_comment(s, image, actor, text, x=x, y=y, object_id=object_id))
 
     return db.write(_add)
 

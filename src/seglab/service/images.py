@@ -20,14 +20,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from seglab.service.access import Actor, ImageStatus, Role, require_image, require_project
-from seglab.service.comments import MAX_TEXT
+from seglab.service.comments import MAX_TEXT, pin_comment
 from seglab.service.errors import Conflict, Forbidden, Invalid
 from seglab.service.imaging import THUMBNAIL_SIZES, PreparedImage, make_thumbnail, prepare_upload
 from seglab.service.views import FileView, ImagePage, ImageView
 from seglab.storage import repositories as repo
 from seglab.storage.blobs import BlobStore, content_key
 from seglab.storage.db import Database
-from seglab.storage.models import Comment, Image, Member, ReviewEvent, utcnow
+from seglab.storage.models import Image, Member, ReviewEvent, utcnow
 
 SORT_KEYS = ("id", "file_name", "status", "created_at", "updated_at")
 MAX_PAGE = 500
@@ -317,21 +317,7 @@ def transition(
             image.assignee_id = actor.user_id
         now = utcnow()
         image.updated_at = now
-        note = None
-        if comment:
-            note = Comment(
-                image_id=image.id,
-                project_id=project_id,
-                author_id=actor.user_id,
-                text=comment,
-                x=x,
-                y=y,
-                resolved=False,
-                created_at=now,
-                updated_at=now,
-            )
-            s.add(note)
-            s.flush()
+        note = pin_comment(s, image, actor, comment, x=x, y=y, now=now) if comment else None
         s.add(
             ReviewEvent(
                 image_id=image.id,

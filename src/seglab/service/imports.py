@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import fsspec
 
@@ -196,25 +196,6 @@ def confine(path: str, roots: list[Path]) -> Path:
     return folder
 
 
-def start_folder(
-    db: Database,
-    jobs: JobSystem,
-    *,
-    actor: Actor,
-    project_id: int,
-    path: str,
-    roots: list[Path],
-    format: str | None,
-    skip_invalid: bool,
-) -> JobView:
-    """Queue the import of a server-side folder inside the configured import roots (managers)."""
-    db.read(lambda s: require_project(s, actor, project_id, Role.MANAGER))
-    _check_format(format)
-    folder = confine(path, roots)
-    params = {"source": "folder", "folder": str(folder), "format": format, "skip_invalid": skip_invalid}
-    return submit(db, jobs, actor=actor, project_id=project_id, kind=KIND, params=params, need=Role.MANAGER)
-
-
 def _s3_parts(url: str) -> list[str]:
     """``s3://bucket/a/b/`` as ``[bucket, a, b]``; Invalid for anything that is not a plain S3 prefix."""
     if not url.startswith("s3://"):
@@ -240,22 +221,29 @@ def confine_s3(prefix: str, roots: list[str]) -> str:
     raise NotFound(f"no prefix {prefix!r} in the S3 import prefixes")
 
 
-def start_s3(
+def start_located(
     db: Database,
     jobs: JobSystem,
     *,
     actor: Actor,
     project_id: int,
-    prefix: str,
-    roots: list[str],
+    source: Literal["folder", "s3"],
+    location: str,
+    import_roots: list[Path],
+    s3_roots: list[str],
     format: str | None,
     skip_invalid: bool,
 ) -> JobView:
-    """Queue the import of an S3 prefix inside the configured S3 import roots (managers)."""
+    """Queue the import of a place the server reads itself (managers): a folder inside ``import_roots``
+    or an S3 prefix inside ``s3_roots``. The place is checked only after the role, so someone who may not
+    import cannot probe what lies in the roots."""
     db.read(lambda s: require_project(s, actor, project_id, Role.MANAGER))
     _check_format(format)
-    url = confine_s3(prefix, roots)
-    params = {"source": "s3", "prefix": url, "format": format, "skip_invalid": skip_invalid}
+    if source == "folder":
+        params: dict[str, Any] = {"source": "folder", "folder": str(confine(location, import_roots))}
+    else:
+        params = {"source": "s3", "prefix": confine_s3(location, s3_roots)}
+    params |= {"format": format, "skip_invalid": skip_invalid}
     return submit(db, jobs, actor=actor, project_id=project_id, kind=KIND, params=params, need=Role.MANAGER)
 
 

@@ -4,7 +4,6 @@ image's per-pixel uncertainty map for the editor's heat overlay."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -12,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from seglab.api.deps import ActorDep, ServicesDep
 from seglab.api.routes.images import _blob_response
-from seglab.api.schemas import JobPublic, Public
+from seglab.api.schemas import JobPublic, public_model_of
 from seglab.service import autolabel as service
 
 router = APIRouter(tags=["autolabel"])
@@ -53,32 +52,10 @@ class AuditRequest(BaseModel):
     sigmas: list[float] | None = Field(default=None, min_length=1, max_length=10)
 
 
-class ModelPublic(Public):
-    id: int
-    name: str
-    classes: list[str]
-    background: str | None
-    images: int
-    seconds: float
-    calibrated: bool
-    created_by: int | None
-    created_at: datetime
-    finished_at: datetime | None
+ModelPublic = public_model_of(service.ModelView, "ModelPublic")
 
 
-class UncertaintyItem(Public):
-    image_id: int
-    file_name: str
-    status: str
-    job_id: int
-    model: str
-    mean: float
-    p90: float
-    uncertain_fraction: float
-    objects: int
-    uncertain_objects: int
-    max_object: float
-    pending: int
+UncertaintyItem = public_model_of(service.QueueItem, "UncertaintyItem")
 
 
 class UncertaintyPage(BaseModel):
@@ -86,18 +63,7 @@ class UncertaintyPage(BaseModel):
     items: list[UncertaintyItem]
 
 
-class SuspectPublic(Public):
-    rank: int
-    image_id: int
-    file_name: str
-    annotation_id: int | None
-    kind: str
-    score: float
-    explanation: str
-    label: str | None
-    box: list[float] | None
-    check: str
-    job_id: int
+SuspectPublic = public_model_of(service.SuspectItem, "SuspectPublic")
 
 
 class SuspectPage(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile, status
@@ -19,6 +19,12 @@ from seglab.service import jobs as service
 router = APIRouter(tags=["jobs"])
 PREFIX = "/projects/{project_id}"
 Accepted = {"description": "The job was queued; follow it at GET .../jobs/{job_id}"}
+#: How a route that queues an import or export answers: 202 with the job to follow.
+QUEUES_JOB: dict[str, Any] = {
+    "status_code": status.HTTP_202_ACCEPTED,
+    "tags": ["import/export"],
+    "responses": {202: Accepted},
+}
 
 
 @router.get("/formats", tags=["import/export"])
@@ -64,25 +70,10 @@ def import_upload(
     return JobPublic.model_validate(job)
 
 
-@router.post(
-    PREFIX + "/imports/folder",
-    status_code=status.HTTP_202_ACCEPTED,
-    tags=["import/export"],
-    responses={202: Accepted},
-)
+@router.post(PREFIX + "/imports/folder", **QUEUES_JOB)
 def import_folder(project_id: int, body: FolderImport, actor: ActorDep, services: ServicesDep) -> JobPublic:
     """Import a dataset from a folder on the server, inside the configured import roots (managers)."""
-    job = imports.start_folder(
-        services.db,
-        services.jobs,
-        actor=actor,
-        project_id=project_id,
-        path=body.path,
-        roots=list(services.settings.import_roots),
-        format=body.format,
-        skip_invalid=body.skip_invalid,
-    )
-    return JobPublic.model_validate(job)
+    return _located_import("folder", body.path, project_id, body, actor, services)
 
 
 class S3Import(Strict):
@@ -97,33 +88,37 @@ class S3Import(Strict):
     skip_invalid: bool = False
 
 
-@router.post(
-    PREFIX + "/imports/s3",
-    status_code=status.HTTP_202_ACCEPTED,
-    tags=["import/export"],
-    responses={202: Accepted},
-)
+@router.post(PREFIX + "/imports/s3", **QUEUES_JOB)
 def import_s3(project_id: int, body: S3Import, actor: ActorDep, services: ServicesDep) -> JobPublic:
     """Import a dataset, or images alone, from an S3 prefix inside the configured S3 roots (managers)."""
-    job = imports.start_s3(
+    return _located_import("s3", body.prefix, project_id, body, actor, services)
+
+
+def _located_import(
+    source: Literal["folder", "s3"],
+    location: str,
+    project_id: int,
+    body: FolderImport | S3Import,
+    actor: ActorDep,
+    services: ServicesDep,
+) -> JobPublic:
+    """Queue a folder or S3 import: the two routes differ only in the place's kind and where it lies."""
+    job = imports.start_located(
         services.db,
         services.jobs,
         actor=actor,
         project_id=project_id,
-        prefix=body.prefix,
-        roots=list(services.settings.s3_import_roots),
+        source=source,
+        location=location,
+        import_roots=list(services.settings.import_roots),
+        s3_roots=list(services.settings.s3_import_roots),
         format=body.format,
         skip_invalid=body.skip_invalid,
     )
     return JobPublic.model_validate(job)
 
 
-@router.post(
-    PREFIX + "/exports",
-    status_code=status.HTTP_202_ACCEPTED,
-    tags=["import/export"],
-    responses={202: Accepted},
-)
+@router.post(PREFIX + "/exports", **QUEUES_JOB)
 def start_export(project_id: int, body: ExportCreate, actor: ActorDep, services: ServicesDep) -> JobPublic:
     """Export the project in a format, as a zip made by a job; then ask for its download link."""
     job = exports.start_export(

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from seglab.api.deps import ActorDep, ServicesDep
+from seglab.api.schemas import public_model_of
 from seglab.service import reviews
 
 router = APIRouter(tags=["review"])
 
 
-class ReviewEventPublic(BaseModel):
-    id: int
-    action: str
-    from_status: str
-    to_status: str
-    user_id: int | None
-    username: str | None
-    annotation_version: int
-    comment_id: int | None
-    created_at: datetime
+ReviewEventPublic = public_model_of(reviews.ReviewEventView, "ReviewEventPublic")
 
 
 @router.get("/projects/{project_id}/images/{image_id}/reviews")
@@ -39,4 +29,4 @@ def list_review_events(
     events = reviews.list_review_events(
         services.db, actor=actor, project_id=project_id, image_id=image_id, limit=limit, offset=offset
     )
-    return [ReviewEventPublic.model_validate(e, from_attributes=True) for e in events]
+    return [ReviewEventPublic.model_validate(e) for e in events]

@@ -123,18 +123,29 @@ function countsLine(result) {
   return parts.join(" · ");
 }
 
-/** Import into project `pid`; `onImported()` runs after a successful import (to refresh the page). */
-export async function openImportDialog(pid, { onImported = () => {} } = {}) {
-  let stop = () => {};
-  const { body, close } = dialog("Import a dataset", "import-dialog", () => stop());
+/**
+ * A dialog for an import or export, with the server's formats loaded: `{ body, close, list, following }`;
+ * closing it calls `following.stop()` (set that to stop following the job the dialog starts).
+ * Null when the formats cannot be loaded: the dialog is closed again and the error shown.
+ */
+async function formatsDialog(title, testid) {
+  const following = { stop: () => {} };
+  const { body, close } = dialog(title, testid, () => following.stop());
   body.append(h("p", { class: "muted", text: "Loading the formats…" }));
-  let list;
   try {
-    list = await formats();
+    return { body, close, list: await formats(), following };
   } catch (err) {
     close();
-    return showError(err);
+    showError(err);
+    return null;
   }
+}
+
+/** Import into project `pid`; `onImported()` runs after a successful import (to refresh the page). */
+export async function openImportDialog(pid, { onImported = () => {} } = {}) {
+  const opened = await formatsDialog("Import a dataset", "import-dialog");
+  if (!opened) return;
+  const { body, close, list, following } = opened;
 
   let source = "upload";
   const tab = (value, text) => h("button", { type: "button", class: value === source ? "tab active" : "tab", testid: `import-source-${value}`,
@@ -208,7 +219,7 @@ export async function openImportDialog(pid, { onImported = () => {} } = {}) {
       return;
     }
     for (const el of form.elements) el.disabled = true;
-    stop = followJob(pid, job, progress, (done, panel) => {
+    following.stop = followJob(pid, job, progress, (done, panel) => {
       const r = done.result || {};
       if (done.status === "succeeded") {
         panel.append(h("p", { class: "success", testid: "import-summary", text: `Imported (${r.format || "dataset"}): ${countsLine(r) || "nothing new"}.` }));
@@ -231,15 +242,9 @@ export async function openImportDialog(pid, { onImported = () => {} } = {}) {
 
 /** Export project `pid` as a zip in one of the formats; the link to download it appears when it is ready. */
 export async function openExportDialog(pid) {
-  let stop = () => {};
-  const { body, close } = dialog("Export the project", "export-dialog", () => stop());
-  let list;
-  try {
-    list = await formats();
-  } catch (err) {
-    close();
-    return showError(err);
-  }
+  const opened = await formatsDialog("Export the project", "export-dialog");
+  if (!opened) return;
+  const { body, close, list, following } = opened;
   const { pick, about } = formatSelect(list, { detect: false, testid: "export-format", carries: true });
   const images = h("input", { type: "checkbox", checked: true, testid: "export-include-images" });
   const start = h("button", { type: "submit", class: "primary", testid: "export-start" }, "Start export");
@@ -262,7 +267,7 @@ export async function openExportDialog(pid) {
       for (const el of form.elements) el.disabled = false;
       return;
     }
-    stop = followJob(pid, job, progress, async (done, panel) => {
+    following.stop = followJob(pid, job, progress, async (done, panel) => {
       const r = done.result || {};
       if (done.status === "succeeded") {
         let link = null;

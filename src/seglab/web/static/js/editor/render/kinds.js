@@ -68,7 +68,16 @@ export function maskCanvas(g, style) {
   if (cached && cached.key === style.key) return cached.canvas;
   const r = raster(g);
   if (!r.bbox) return null;
-  const [x0, y0, x1, y1] = r.bbox;
+  const canvas = tintedMaskCanvas(r.data, r.width, r.bbox, style.color);
+  maskCanvases.set(g, { key: style.key, canvas });
+  return canvas;
+}
+
+/**
+ * The set pixels of `data` (row by row, `stride` wide) inside the box [x0, y0, x1, y1) as a canvas the
+ * size of that box, in `color` ([r, g, b]) at 55 % opacity: for stored masks and the magic tool's answer.
+ */
+export function tintedMaskCanvas(data, stride, [x0, y0, x1, y1], [cr, cg, cb]) {
   const w = x1 - x0;
   const h = y1 - y0;
   const canvas = document.createElement("canvas");
@@ -77,15 +86,13 @@ export function maskCanvas(g, style) {
   const ctx = canvas.getContext("2d");
   const img = ctx.createImageData(w, h);
   const px = new Uint32Array(img.data.buffer);
-  const [cr, cg, cb] = style.color;
   const value = ((140 << 24) | (cb << 16) | (cg << 8) | cr) >>> 0; // little-endian RGBA
   for (let row = 0; row < h; row++) {
-    const src = (row + y0) * r.width + x0;
+    const src = (row + y0) * stride + x0;
     const dst = row * w;
-    for (let col = 0; col < w; col++) if (r.data[src + col]) px[dst + col] = value;
+    for (let col = 0; col < w; col++) if (data[src + col]) px[dst + col] = value;
   }
   ctx.putImageData(img, 0, 0);
-  maskCanvases.set(g, { key: style.key, canvas });
   return canvas;
 }
 

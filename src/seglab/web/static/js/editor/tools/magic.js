@@ -5,6 +5,7 @@
 // class, as one undoable edit; Esc cancels; Backspace takes back the last prompt. Unless "allow overlap" is
 // ticked, the segments already on the image are cut out of the answer (panoptic labeling).
 import { request } from "../../api.js";
+import { tintedMaskCanvas } from "../render/kinds.js";
 import { styleFor } from "../render/style.js";
 import { decodeMask } from "../rle.js";
 
@@ -129,21 +130,7 @@ export function createMagicTool(editor) {
     const color = styleFor((editor.classByName.get(editor.currentClass) || {}).color).color;
     if (answer.raster && answer.color === color) return answer.raster;
     const { x_min: x0, y_min: y0, x_max: x1, y_max: y1 } = answer.res.bbox;
-    const cw = x1 - x0;
-    const ch = y1 - y0;
-    const { data } = decodeMask(answer.res.mask);
-    const canvas = document.createElement("canvas");
-    canvas.width = cw;
-    canvas.height = ch;
-    const ctx = canvas.getContext("2d");
-    const img = ctx.createImageData(cw, ch);
-    const px = new Uint32Array(img.data.buffer);
-    const on = ((140 << 24) | (color[2] << 16) | (color[1] << 8) | color[0]) >>> 0;
-    for (let row = 0; row < ch; row++) {
-      const src = (row + y0) * w + x0;
-      for (let col = 0; col < cw; col++) if (data[src + col]) px[row * cw + col] = on;
-    }
-    ctx.putImageData(img, 0, 0);
+    const canvas = tintedMaskCanvas(decodeMask(answer.res.mask).data, w, [x0, y0, x1, y1], color);
     answer.raster = canvas;
     answer.color = color;
     return canvas;
