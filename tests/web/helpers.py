@@ -4,26 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.server.conftest import ONTOLOGY as SERVER_ONTOLOGY
+
+# The server tests' ontology, with colours that read better on screen (tests sample canvas pixels).
+_SCREEN_COLOURS = {"car": [220, 40, 40], "lane": [240, 200, 40], "person": [40, 90, 230]}
 ONTOLOGY: dict[str, Any] = {
     "classes": [
-        {
-            "name": "car",
-            "color": [220, 40, 40],
-            "kind": "thing",
-            "shapes": ["box", "polygon", "mask"],
-            "attributes": [
-                {"name": "occluded", "type": "bool"},
-                {"name": "colour", "type": "choice", "choices": ["red", "blue"]},
-            ],
-        },
-        {"name": "road", "color": [128, 64, 128], "kind": "stuff", "shapes": ["polygon", "mask"]},
-        {"name": "lane", "color": [240, 200, 40], "shapes": ["polyline"]},
-        {
-            "name": "person",
-            "color": [40, 90, 230],
-            "shapes": ["box", "keypoints"],
-            "skeleton": {"points": ["head", "left_hand", "right_hand"], "edges": [[0, 1], [0, 2]]},
-        },
+        {**c, "color": _SCREEN_COLOURS.get(c["name"], c["color"])} for c in SERVER_ONTOLOGY["classes"]
     ]
 }
 
