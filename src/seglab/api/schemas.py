@@ -16,6 +16,7 @@ from seglab.core.annotation import Annotation, Source
 from seglab.core.ontology import AttributeType, LabelKind, Ontology, ShapeType
 from seglab.service.access import ImageStatus, Role
 from seglab.service.errors import Invalid
+from seglab.service.views import CommentView
 from seglab.storage.codec import CodecError, ontology_from_json, shape_from_json
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -440,17 +441,7 @@ class CommentUpdate(Strict):
     resolved: bool | None = None
 
 
-class CommentPublic(Public):
-    id: int
-    image_id: int
-    author_id: int | None
-    text: str
-    x: float | None
-    y: float | None
-    object_id: int | None
-    resolved: bool
-    created_at: datetime
-    updated_at: datetime
+CommentPublic = public_model_of(CommentView, "CommentPublic")  # a comment as the service returns it
 
 
 # ------------------------------------------------------------------------------- jobs, import, export
