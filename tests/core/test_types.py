@@ -116,3 +116,19 @@ def test_cityscapes_style_instance_map_to_panoptic() -> None:
     instances = np.array([[0, 0, 1, 2], [0, 0, 1, 2]])
     pan = panoptic_from_semantic_instances(semantic, instances, onto)
     assert len(pan.segments) == 3 and pan.void_pixels == 0
+
+
+@given(
+    size=st.integers(1, 500),
+    bad=st.sampled_from([np.nan, np.inf, -np.inf, None]),
+    where=st.floats(0, 1, exclude_max=True),
+)
+def test_all_finite_agrees_with_isfinite(size: int, bad: float | None, where: float) -> None:
+    from seglab.core.geometry import all_finite
+
+    values = np.random.default_rng(size).uniform(-1e300, 1e300, (size, 2))
+    if bad is not None:
+        values.flat[int(where * values.size)] = bad
+    assert all_finite(values) == (bad is None)
+    assert all_finite(values[:, 1]) == bool(np.isfinite(values[:, 1]).all())  # a strided view
+    assert all_finite(np.zeros((0, 2))) and all_finite(np.arange(size))

@@ -165,6 +165,21 @@ def test_invalid_objects_are_refused_with_a_reason_naming_them(world: World) -> 
     ]
     for obj in structural:
         assert owner.put(url, json={"annotations": [obj]}, headers=write_headers(0)).status_code == 422
+    # Point lists are checked by numpy in one call per list: the same refusals, naming the place.
+    point_cases = {
+        "numbers only": [[0, 0], ["5", 5], [5, 0]],
+        "2 numbers each": [[0, 0], [5], [5, 0]],
+        "list of [x, y] points": "0,0 5,5 5,0",
+        "list of points with 2 numbers each": [[0, 0, 1], [5, 5, 1], [5, 0, 1]],
+    }
+    for reason, ring in point_cases.items():
+        obj = {"label": "road", "kind": "polygon", "polygon": {"parts": [{"exterior": ring}]}}
+        r = owner.put(url, json={"annotations": [obj]}, headers=write_headers(0))
+        assert r.status_code == 422 and reason in r.json()["detail"], (reason, r.text)
+        assert "polygon.parts.0.exterior" in r.json()["detail"], r.text
+    keypoints = {"label": "person", "kind": "keypoints", "keypoints": {"points": [[1, 1]]}}
+    r = owner.put(url, json={"annotations": [keypoints]}, headers=write_headers(0))
+    assert r.status_code == 422 and "3 numbers each" in r.json()["detail"], r.text
     nan = json.dumps({"annotations": [box()]}).replace("1.5", "NaN")
     r = owner.put(url, content=nan, headers={**write_headers(0), "Content-Type": "application/json"})
     assert r.status_code == 422

@@ -18,6 +18,11 @@ def test_health_needs_no_auth_and_openapi_is_published(world: World) -> None:
     assert r.headers["x-content-type-options"] == "nosniff"
     schema = client.get("/openapi.json").json()
     assert "/api/projects/{project_id}/images/{image_id}/annotations" in schema["paths"]
+    # Point lists (checked by numpy, not pydantic) are still documented as lists of [x, y] / [x, y, v].
+    schemas = schema["components"]["schemas"]
+    point = schemas["PolygonPartGeometry"]["properties"]["exterior"]["items"]
+    assert point["type"] == "array" and point["minItems"] == point["maxItems"] == 2
+    assert schemas["KeypointsGeometry"]["properties"]["points"]["items"]["maxItems"] == 3
     assert client.get("/api/projects").status_code == 401
 
 

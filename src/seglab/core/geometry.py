@@ -29,6 +29,16 @@ def frozen_array(values: object, columns: int) -> np.ndarray:
     return arr
 
 
+def all_finite(values: np.ndarray) -> bool:
+    """No NaN or infinity in ``values``.
+
+    ``count_nonzero`` of ``isfinite`` costs about half of ``isfinite().all()`` (whose Python-level
+    wrapper dominates on short arrays) on the point lists of polygon rings, which a save of thousands of
+    objects checks several times; unlike arithmetic tricks it raises no floating-point warnings.
+    """
+    return int(np.count_nonzero(np.isfinite(values))) == values.size
+
+
 def _arrays_equal(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=True))
 

@@ -22,12 +22,8 @@ def _outside(points: np.ndarray, size: ImageSize) -> bool:
     """Does any ``(N, 2)`` point lie outside the image rectangle [0, W] x [0, H]?"""
     if points.size == 0:
         return False
-    return bool(
-        (points[:, 0] < -EPS).any()
-        or (points[:, 1] < -EPS).any()
-        or (points[:, 0] > size.width + EPS).any()
-        or (points[:, 1] > size.height + EPS).any()
-    )
+    # Two whole-array operations: saving thousands of polygons checks each of them here.
+    return bool(points.min() < -EPS or (points > (size.width + EPS, size.height + EPS)).any())
 
 
 def geometry_problems(

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from seglab.core.annotation import Annotation, ShapeValue, Source
-from seglab.core.geometry import Box, Keypoints, Polygon, PolygonPart, Polyline
+from seglab.core.geometry import Box, Keypoints, Polygon, PolygonPart, Polyline, all_finite
 from seglab.core.mask import Mask
 from seglab.core.ontology import (
     AttributeSpec,
@@ -79,7 +79,7 @@ def _points(value: Any, columns: int, what: str) -> np.ndarray:
         arr = arr.reshape(0, columns)
     if arr.ndim != 2 or arr.shape[1] != columns:
         raise CodecError(f"{what} must be a list of points with {columns} numbers each")
-    if not np.isfinite(arr).all():
+    if not all_finite(arr):
         raise CodecError(f"{what} contains NaN or infinity")
     return arr
 

@@ -29,6 +29,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from seglab.core.geometry import all_finite
+
 T = TypeVar("T")
 
 
@@ -67,15 +69,19 @@ def _all_finite(value: Any) -> bool:
     if kind is dict:
         return all(map(_all_finite, value.values()))
     if kind is np.ndarray:
-        return value.dtype.kind not in "fc" or bool(np.isfinite(value).all())
+        return value.dtype.kind not in "fc" or all_finite(value)
     if kind is list or kind is tuple:
-        try:
-            # A row of numbers in one C call; a non-finite sum (NaN, infinity, or an overflow of huge
-            # finite numbers) falls through to the exact check below.
-            if math.isfinite(sum(value)):
-                return True
-        except (TypeError, OverflowError):
-            pass  # holds lists, strings or dicts, or an integer beyond a float's range
+        if not value:
+            return True
+        first = type(value[0])
+        if first is float or first is int:
+            try:
+                # A row of numbers in one C call; a non-finite sum (NaN, infinity, or an overflow of huge
+                # finite numbers) falls through to the exact check below.
+                if math.isfinite(sum(value)):
+                    return True
+            except (TypeError, OverflowError):
+                pass  # holds other things after the first number, or an integer beyond a float's range
         return all(map(_all_finite, value))
     if isinstance(value, float | np.floating):  # a subclass such as numpy.float64
         return math.isfinite(value)
@@ -91,6 +97,8 @@ def encode_json(value: Any, what: str = "value") -> JSONText:
 
     ``value`` may hold numpy arrays (the point lists of the codec's ``arrays=True`` documents).
     """
+    if type(value) is dict and not value:
+        return _EMPTY_OBJECT  # most attributes and extras: nothing to check or encode
     if not _all_finite(value):
         raise ValueError(f"{what} contains NaN or infinity, which JSON cannot hold")
     try:
@@ -100,6 +108,7 @@ def encode_json(value: Any, what: str = "value") -> JSONText:
 
 
 _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+_EMPTY_OBJECT = JSONText("{}")
 
 
 def _splice(value: Any) -> Any:
