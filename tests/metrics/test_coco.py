@@ -279,6 +279,66 @@ def test_the_callers_data_is_never_changed() -> None:
     assert all("ignore" not in a for a in inputs.gt["annotations"])  # fresh dicts per call
 
 
+def test_the_cycle_collector_is_paused_during_an_evaluation_and_restored_after(monkeypatch) -> None:
+    import gc
+
+    from seglab.metrics import coco
+
+    _gt_dict, _rb, _rm, gt, pred_boxes, _ = scene(12, images=3)
+    seen: list[bool] = []
+    real = coco.coco_inputs
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(coco, "coco_inputs", spy)
+    assert gc.isenabled()
+    evaluate_coco(gt, pred_boxes, "boxes")
+    assert seen == [False] and gc.isenabled()
+    unknown = _one_image(Annotation(1, "cat", Box(0, 0, 10, 10), score=0.9), name="other.jpg", image_id=7)
+    with pytest.raises(MetricInputError):
+        evaluate_coco(gt, unknown, "boxes")
+    assert gc.isenabled()  # also after an error
+    gc.disable()
+    try:
+        evaluate_coco(gt, pred_boxes, "boxes")
+        assert not gc.isenabled()  # a caller that turned it off keeps it off
+    finally:
+        gc.enable()
+
+
+def test_pauses_of_the_collector_in_several_threads_end_with_the_last() -> None:
+    import gc
+    import threading
+
+    from seglab.core.runtime import gc_paused
+
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    states: dict[str, bool] = {}
+
+    def first() -> None:
+        with gc_paused():
+            first_in.set()
+            second_in.wait(5)
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait(5)
+        with gc_paused():
+            second_in.set()
+            first_out.wait(5)
+            states["after the first closed"] = gc.isenabled()
+        states["after both closed"] = gc.isenabled()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert states == {"after the first closed": False, "after both closed": True}
+
+
 # ------------------------------------------------------------------------------------------ properties
 
 

@@ -202,9 +202,11 @@ class LabeledObject(NamedTuple):
 def objects(annotations: Sequence[Annotation]) -> list[LabeledObject]:
     """Group an image's annotations into objects (same class and ``group_id``), in first-seen order.
 
-    This runs once per annotation of a whole dataset before every COCO evaluation, so the common case (an
-    annotation that is its own object, with no source hints) takes a short path.
+    This runs once per annotation of a whole dataset before every COCO evaluation, so the common cases (no
+    groups at all; an annotation that is its own object, with no source hints) take short paths.
     """
+    if all(ann.group_id is None for ann in annotations):
+        return [_single_object(ann) for ann in annotations]
     groups: dict[object, list[Annotation]] = {}
     for index, ann in enumerate(annotations):
         key = index if ann.group_id is None else (ann.label, ann.group_id)
@@ -219,20 +221,30 @@ def objects(annotations: Sequence[Annotation]) -> list[LabeledObject]:
     ]
 
 
+_new_object = tuple.__new__  # LabeledObject from a full positional tuple, without the keyword machinery
+
+
 def _single_object(ann: Annotation) -> LabeledObject:
     """The object of one annotation; the same as ``_grouped_object([ann])``, without its loops."""
     if ann.extra or ann.attributes:
         return _grouped_object([ann])
     shape = ann.shape
-    return LabeledObject(
-        label=ann.label,
-        crowd=ann.crowd,
-        score=ann.score,
-        box=shape if isinstance(shape, Box) else None,
-        regions=(shape,) if isinstance(shape, Polygon | Mask) else (),
-        keypoints=shape if isinstance(shape, Keypoints) else None,
-        annotation_ids=(ann.id,),
-    )
+    kind = type(shape)
+    box = regions = keypoints = None
+    if kind is Box:
+        box = shape
+    elif kind is Polygon or kind is Mask:
+        regions = (shape,)
+    elif isinstance(shape, Box):
+        box = shape
+    elif isinstance(shape, Polygon | Mask):
+        regions = (shape,)
+    elif isinstance(shape, Keypoints):
+        keypoints = shape
+    # fields in LabeledObject's order: label, crowd, score, box, bbox_hint, regions, keypoints, area_hint,
+    # attributes, annotation_ids
+    fields = (ann.label, ann.crowd, ann.score, box, None, regions or (), keypoints, None, _NO_ATTRIBUTES)
+    return _new_object(LabeledObject, (*fields, (ann.id,)))
 
 
 def _grouped_object(members: Sequence[Annotation]) -> LabeledObject:
@@ -243,7 +255,10 @@ def _grouped_object(members: Sequence[Annotation]) -> LabeledObject:
     attributes: dict[str, AttributeValue] = {}
     for a in members:
         shape = a.shape
-        if isinstance(shape, Polygon | Mask):
+        kind = type(shape)
+        if kind is Box:
+            box = box or shape
+        elif kind is Polygon or kind is Mask or isinstance(shape, Polygon | Mask):
             regions.append(shape)
         elif isinstance(shape, Box):
             box = box or shape
@@ -254,36 +269,43 @@ def _grouped_object(members: Sequence[Annotation]) -> LabeledObject:
             score = a.score if score is None else max(score, a.score)
         if a.attributes:
             attributes.update(a.attributes)
-        if a.extra:  # the source's own bbox, area and (for keypoints) outline; most carry only some
-            extra = a.extra
+        extra = a.extra
+        if extra:  # the source's own bbox, area and (for keypoints) outline; most carry only some
             if hint_box is None and "bbox" in extra:
                 hint_box = _hint_box(extra["bbox"])
             if area is None and "area" in extra:
-                area = _finite_number(extra["area"])
+                value = extra["area"]
+                area = value if type(value) is float and math.isfinite(value) else _finite_number(value)
             if "segmentation" in extra and (r := _hint_region(extra["segmentation"])) is not None:
                 hinted.append(r)
-    return LabeledObject(
-        label=members[0].label,
-        crowd=crowd,
-        score=score,
-        box=box,
-        bbox_hint=hint_box,
-        regions=tuple(regions or hinted),
-        keypoints=keypoints,
-        area_hint=area,
-        attributes=attributes,
-        annotation_ids=tuple(a.id for a in members),
+    return _new_object(
+        LabeledObject,
+        (
+            members[0].label,
+            crowd,
+            score,
+            box,
+            hint_box,
+            tuple(regions or hinted),
+            keypoints,
+            area,
+            attributes,
+            tuple([a.id for a in members]),
+        ),
     )
 
 
-def _single_ring(obj: LabeledObject) -> list[float] | None:
-    """The flat exterior of an object that is one polygon ring without holes (the common COCO case)."""
+def _single_ring(obj: LabeledObject) -> np.ndarray | None:
+    """The flat exterior of an object that is one polygon ring without holes (the common COCO case).
+
+    An array, not a list: pycocotools' ``frPoly`` makes an array of each polygon anyway.
+    """
     if len(obj.regions) != 1 or not isinstance(obj.regions[0], Polygon):
         return None
     parts = obj.regions[0].parts
     if len(parts) != 1 or parts[0].holes or len(parts[0].exterior) < 3:
         return None  # (fewer than 3 points would read as a bbox to frPyObjects)
-    return parts[0].exterior.ravel().tolist()
+    return parts[0].exterior.ravel()
 
 
 def object_rles(objs: Sequence[LabeledObject], size: ImageSize) -> list[dict]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import operator
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ import numpy as np
 from pycocotools import mask as coco_mask
 
 from seglab.core.dataset import Dataset
+from seglab.core.runtime import gc_paused
 from seglab.metrics._common import (
     LabeledObject,
     MetricInputError,
@@ -123,6 +125,9 @@ def _ids_or_sequence(values: Sequence[object]) -> list[int]:
 
 
 def _xywh(obj: LabeledObject) -> list[float] | None:
+    box = obj.box
+    if box is not None and box.rotation == 0.0:  # the common case: the object's own box, as it is
+        return [box.x_min, box.y_min, box.x_max - box.x_min, box.y_max - box.y_min]
     box = obj.bbox()
     return None if box is None else [box.x_min, box.y_min, box.width, box.height]
 
@@ -158,6 +163,8 @@ class CocoInputs:
     sigmas: dict[int, np.ndarray]  # category id -> OKS sigmas (keypoints only)
     names: dict[int, str]  # category id -> class name
     warnings: list[str]
+    # per image: (image id, its ground truth as gt["annotations"][start:end], its detections likewise)
+    spans: list[tuple[int, int, int, int, int]] = field(default_factory=list)
 
 
 def coco_inputs(
@@ -178,6 +185,7 @@ def coco_inputs(
     image_ids = _ids_or_sequence([p.gt.id for p in pairs])
     need_pixels = task == "masks"
     images, gt_anns, dts = [], [], []
+    spans: list[tuple[int, int, int, int, int]] = []
     kp_points: dict[str, int] = {}
     skipped = {"gt": 0, "pred": 0, "unscored": 0, "box-as-mask": 0}
     for image_id, pair in zip(image_ids, pairs, strict=True):
@@ -185,6 +193,7 @@ def coco_inputs(
         images.append(
             {"id": image_id, "width": size.width if size else 0, "height": size.height if size else 0}
         )
+        g_start, d_start = len(gt_anns), len(dts)
         g_objs = [o for o in objects(pair.gt.annotations) if o.label in class_ids]
         g_pixels = _pixels(g_objs, task, size, gt_side=True)
         for obj, pixels in zip(g_objs, g_pixels, strict=True):
@@ -192,19 +201,19 @@ def coco_inputs(
             if ann is None:
                 skipped["gt"] += 1
                 continue
-            ann.update(id=len(gt_anns) + 1, image_id=image_id, category_id=class_ids[obj.label])
+            ann["id"], ann["image_id"], ann["category_id"] = len(gt_anns) + 1, image_id, class_ids[obj.label]
             gt_anns.append(ann)
-        if pair.pred is None:
-            continue
-        p_objs = [o for o in objects(pair.pred.annotations) if o.label in class_ids]
-        p_pixels = _pixels(p_objs, task, size, gt_side=False)
-        for obj, pixels in zip(p_objs, p_pixels, strict=True):
-            det = _det_dict(obj, task, kp_points, skipped, pixels)
-            if det is None:
-                skipped["pred"] += 1
-                continue
-            det.update(id=len(dts) + 1, image_id=image_id, category_id=class_ids[obj.label])
-            dts.append(det)
+        if pair.pred is not None:
+            p_objs = [o for o in objects(pair.pred.annotations) if o.label in class_ids]
+            p_pixels = _pixels(p_objs, task, size, gt_side=False)
+            for obj, pixels in zip(p_objs, p_pixels, strict=True):
+                det = _det_dict(obj, task, kp_points, skipped, pixels)
+                if det is None:
+                    skipped["pred"] += 1
+                    continue
+                det["id"], det["image_id"], det["category_id"] = len(dts) + 1, image_id, class_ids[obj.label]
+                dts.append(det)
+        spans.append((image_id, g_start, len(gt_anns), d_start, len(dts)))
     if skipped["gt"] or skipped["pred"]:
         what = {"boxes": "a box", "masks": "an area", "keypoints": "keypoints"}[task]
         warnings.append(
@@ -236,6 +245,7 @@ def coco_inputs(
         sigmas=kp_sigmas,
         names={class_ids[n]: n for n in names},
         warnings=warnings,
+        spans=spans,
     )
 
 
@@ -248,8 +258,8 @@ def _check_points(obj: LabeledObject, kp_points: dict[str, int]) -> list[float]:
     return obj.keypoints.flat()
 
 
-# An object's RLE, pixel area and COCO box (x, y, w, h) of its pixels, when the task needs them.
-Pixels = tuple[dict, float, list[float]] | None
+# An object's RLE, pixel area and COCO box (x, y, w, h) of its pixels (masks only), when the task needs them.
+Pixels = tuple[dict, float, list[float] | None] | None
 
 
 def _pixels(objs: list[LabeledObject], task: str, size, *, gt_side: bool) -> list[Pixels]:
@@ -270,7 +280,8 @@ def _pixels(objs: list[LabeledObject], task: str, size, *, gt_side: bool) -> lis
     if wanted:
         rles = object_rles([objs[i] for i in wanted], size)
         areas = coco_mask.area(rles).tolist()
-        boxes = coco_mask.toBbox(rles).tolist()  # one call for all: per-object calls cost more than the C
+        # one call for all (per-object calls cost more than the C); only masks take their box from the pixels
+        boxes = coco_mask.toBbox(rles).tolist() if task == "masks" else [None] * len(rles)
         for i, rle, area, box in zip(wanted, rles, areas, boxes, strict=True):
             out[i] = (rle, float(area), box)
     return out
@@ -295,7 +306,7 @@ def _gt_dict(
         ann["num_keypoints"] = obj.keypoints.num_labeled
         bbox = _xywh(obj) or [0.0, 0.0, 0.0, 0.0]
     else:
-        bbox = _xywh(obj) if obj.has_box else None
+        bbox = _xywh(obj) if obj.box is not None or obj.has_box else None
         if bbox is None:
             return None
     ann["bbox"] = bbox
@@ -323,10 +334,10 @@ def _det_dict(
         det.update(keypoints=flat, area=(x1 - x0) * (y1 - y0), bbox=[x0, y0, x1 - x0, y1 - y0])
         return det
     if task == "boxes":
-        bbox = _xywh(obj) if obj.has_box else None
+        bbox = _xywh(obj) if obj.box is not None or obj.has_box else None
         if bbox is None:
             return None
-        det.update(bbox=bbox, area=bbox[2] * bbox[3])
+        det["bbox"], det["area"] = bbox, bbox[2] * bbox[3]
         return det
     if pixels is None:
         return None
@@ -380,61 +391,118 @@ def _run_pycocotools(inputs: CocoInputs, iou_type, cat_ids, sigmas, ious, max_de
     return ev.eval["precision"], ev.eval["recall"]
 
 
-def _image_ious(ev: Any) -> dict[tuple[int, int], np.ndarray]:
-    """Every (image, class) IoU matrix ``COCOeval_faster.computeIoU`` would return, one kernel call per image.
+def _image_ious(jobs: list[tuple], masks: bool) -> list[np.ndarray]:
+    """One IoU matrix per job ``(detections, ground truth, crowd flags)``, from faster-coco-eval's kernel.
 
-    faster-coco-eval calls ``computeIoU`` once per (image, class) pair, each time fetching both sides'
-    instances, sorting the detections and calling its C++ IoU kernel: with many classes per image that Python
-    work costs about as much as the kernel. The kernel computes each (detection, ground truth) value on its
-    own, so the blocks cut here from one matrix per image are the same floats, in the same order (detections
-    by descending score, stable, at most ``maxDets[-1]`` per class; ground truth as stored). Mask IoUs run
-    in a thread pool over images, as faster-coco-eval runs them over pairs.
+    Mask IoUs run in a thread pool over images (the mask kernel releases the GIL), as faster-coco-eval runs
+    them over (image, class) pairs.
     """
     from faster_coco_eval.core.mask import iou as kernel
 
-    p = ev.params
-    key = "rle" if p.compute_rle else "bbox"
-    keep = p.maxDets[-1]
-    gts = ev.gt_dataset.get_instances(p.imgIds, p.catIds, True)
-    dts = ev.dt_dataset.get_instances(p.imgIds, p.catIds, True)
-    jobs: list[tuple] = []  # per image: (id, class blocks, detections, ground truth, crowd flags)
-    for img_id, g_cats, d_cats in zip(p.imgIds, gts, dts, strict=True):
-        pairs = [(c, g, d) for c, g, d in zip(p.catIds, g_cats, d_cats, strict=True) if g and d]
-        if not pairs:
-            continue
-        flat = [x for _c, _g, d in pairs for x in d]
-        counts = [len(d) for _c, _g, d in pairs]
-        # by class, then by descending score, stable: np.argsort(-scores, kind="mergesort") within each class
-        negated = np.array([-x["score"] for x in flat], dtype=np.float64)
-        order = np.lexsort((negated, np.repeat(np.arange(len(pairs)), counts))).tolist()
-        blocks, d_all, g_all, crowd = [], [], [], []
-        start = 0
-        for (cat_id, g, _d), n in zip(pairs, counts, strict=True):
-            kept = order[start : start + min(n, keep)]
-            start += n
-            blocks.append((cat_id, len(d_all), len(kept), len(g_all), len(g)))
-            d_all.extend(flat[i][key] for i in kept)
-            g_all.extend(x[key] for x in g)
-            crowd.extend(int(x.get("iscrowd", 0)) for x in g)
-        jobs.append((img_id, blocks, d_all, g_all, crowd))
-
     def run(job: tuple) -> np.ndarray:
-        return np.asarray(kernel(job[2], job[3], job[4]))
+        return np.asarray(kernel(job[0], job[1], job[2]))
 
-    workers = min(os.cpu_count() or 1, 8) if p.compute_rle else 1  # the mask kernel releases the GIL
+    workers = min(os.cpu_count() or 1, 8) if masks else 1
     if workers > 1 and len(jobs) > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            matrices = list(pool.map(run, jobs, chunksize=16))
-    else:
-        matrices = [run(job) for job in jobs]
-    out: dict[tuple[int, int], np.ndarray] = {}
-    for (img_id, blocks, *_sides), matrix in zip(jobs, matrices, strict=True):
-        for cat_id, d0, nd, g0, ng in blocks:
-            out[img_id, cat_id] = np.ascontiguousarray(matrix[d0 : d0 + nd, g0 : g0 + ng])
+            return list(pool.map(run, jobs, chunksize=16))
+    return [run(job) for job in jobs]
+
+
+def _by_class(anns: list[dict[str, Any]], cats: set[int]) -> dict[int, list[dict[str, Any]]]:
+    """One image's annotations by class id, each list in the given order."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    for ann in anns:
+        cat = ann["category_id"]
+        if cat in cats:
+            members = out.get(cat)
+            if members is None:
+                out[cat] = [ann]
+            else:
+                members.append(ann)
     return out
 
 
 def _run_faster(inputs: CocoInputs, iou_type, cat_ids, sigmas, ious, max_dets, ranges, use_cats):
+    """faster-coco-eval's C++ evaluation and accumulation; boxes and masks by class skip its Python side.
+
+    For those, ``COCOeval_faster`` indexes both sides into ``COCO`` objects, re-reads every annotation into
+    its C++ datasets and calls its IoU kernel once per (image, class) pair, fetching and sorting both sides
+    each time. Here the C++ datasets get seglab's own COCO dicts (its C++ reads only id, score, area and the
+    crowd and ignore flags; a crowd gets a record with ``ignore`` set, as ``_prepare`` sets it), the kernel
+    runs once per image, and ``COCOevalEvaluateAccumulate`` gets what ``COCOeval_faster.evaluate`` would hand
+    it: per (image, class) the IoUs of the detections by descending score (stable, at most ``maxDets[-1]``)
+    against the ground truth as stored. The kernel computes each value on its own, so the blocks cut from one
+    matrix per image are the very floats of the per-pair calls; the tests check the arrays bit for bit.
+    """
+    if not use_cats or iou_type not in ("bbox", "segm") or not inputs.spans:
+        return _run_faster_coco_eval(inputs, iou_type, cat_ids, sigmas, ious, max_dets, ranges, use_cats)
+    import faster_coco_eval.faster_eval_api_cpp as cpp
+    from faster_coco_eval.core.cocoeval import Params
+
+    cats = set(cat_ids)
+    cat_list = sorted(cats)
+    params = Params(iouType=iou_type, ranges={k: list(v) for k, v in ranges.items()})
+    params.imgIds = img_list = sorted(span[0] for span in inputs.spans)
+    params.catIds, params.iouThrs, params.maxDets, params.useCats = cat_list, ious, sorted(max_dets), 1
+    keep = params.maxDets[-1]
+    key = "bbox" if iou_type == "bbox" else "segmentation"
+    gt_anns, dets = inputs.gt["annotations"], inputs.detections
+    # the C++ datasets' contents, (image id, class id, annotations) each, filled in one call per side
+    gt_entries: list[tuple[int, int, list[dict[str, Any]]]] = []
+    dt_entries: list[tuple[int, int, list[dict[str, Any]]]] = []
+    jobs: list[tuple] = []  # per image with both sides: (detections, ground truth, crowd flags)
+    job_blocks: list[tuple] = []  # per job: (image id, [(class id, first row, rows, first column, columns)])
+    for img_id, g0, g1, d0, d1 in inputs.spans:
+        g_cats = _by_class(gt_anns[g0:g1], cats)
+        # by descending score, stable (computeIoU's np.argsort(-scores, kind="mergesort"); sorted keeps ties
+        # in order with reverse=True too); the C++ sorts the same way, so sorted lists change nothing there
+        image_dets = dets[d0:d1]
+        d_cats = _by_class(sorted(image_dets, key=_score, reverse=True) if d1 - d0 > 1 else image_dets, cats)
+        for cat, members in g_cats.items():
+            gt_entries.append((img_id, cat, [_crowd_record(a) if a["iscrowd"] else a for a in members]))
+        dt_entries.extend((img_id, cat, members) for cat, members in d_cats.items())
+        blocks: list[tuple[int, int, int, int, int]] = []
+        d_all: list[Any] = []
+        g_all: list[Any] = []
+        crowds: list[int] = []
+        for cat in cat_list:
+            g, d = g_cats.get(cat), d_cats.get(cat)
+            if not g or not d:
+                continue
+            kept = d[:keep] if len(d) > keep else d
+            blocks.append((cat, len(d_all), len(kept), len(g_all), len(g)))
+            d_all.extend([x[key] for x in kept])
+            g_all.extend([x[key] for x in g])
+            crowds.extend([x["iscrowd"] for x in g])
+        if blocks:
+            jobs.append((d_all, g_all, crowds))
+            job_blocks.append((img_id, blocks))
+    empty: list[float] = []
+    row_of = {img_id: i for i, img_id in enumerate(img_list)}
+    col_of = {cat: k for k, cat in enumerate(cat_list)}
+    per_pair: list[list[Any]] = [[empty] * len(cat_list) for _ in img_list]
+    for (img_id, blocks), matrix in zip(job_blocks, _image_ious(jobs, iou_type == "segm"), strict=True):
+        row = per_pair[row_of[img_id]]
+        for cat, d0, nd, g0, ng in blocks:
+            row[col_of[cat]] = matrix[d0 : d0 + nd, g0 : g0 + ng]
+    gt_side, dt_side = cpp.Dataset(), cpp.Dataset()
+    gt_side.load_tuple((len(gt_entries), gt_entries))  # the layout of its pickled state
+    dt_side.load_tuple((len(dt_entries), dt_entries))
+    out = cpp.COCOevalEvaluateAccumulate(params, per_pair, gt_side, dt_side, img_list, cat_list, True)
+    return np.asarray(out["precision"]), np.asarray(out["recall"])
+
+
+_score = operator.itemgetter("score")
+
+
+def _crowd_record(ann: dict[str, Any]) -> dict[str, Any]:
+    """What faster-coco-eval's C++ reads of a crowd region: ``_prepare`` marks ground-truth crowds ignored."""
+    return {"id": ann["id"], "area": ann["area"], "iscrowd": 1, "ignore": 1}
+
+
+def _run_faster_coco_eval(inputs: CocoInputs, iou_type, cat_ids, sigmas, ious, max_dets, ranges, use_cats):
+    """faster-coco-eval's own ``COCOeval_faster``, for keypoints (OKS) and the class-agnostic mode."""
     from faster_coco_eval import COCO, COCOeval_faster
 
     def quiet(*_args: object, **_kwargs: object) -> None:
@@ -449,31 +517,13 @@ def _run_faster(inputs: CocoInputs, iou_type, cat_ids, sigmas, ious, max_dets, r
         },
         print_function=quiet,
     )
-
-    class PerImageIoU(COCOeval_faster):
-        """``computeIoU`` answered from one kernel call per image (see ``_image_ious``); OKS and the
-        class-agnostic mode keep faster-coco-eval's own per-pair path."""
-
-        batched: dict[tuple[int, int], np.ndarray] | None = None
-
-        def _prepare(self) -> None:
-            super()._prepare()
-            batch = self.params.useCats and self.params.iouType in ("bbox", "segm")
-            self.batched = _image_ious(self) if batch else None
-
-        def computeIoU(self, imgId: int, catId: int):  # noqa: N802 (faster-coco-eval's names)
-            if self.batched is None:
-                return super().computeIoU(imgId, catId)
-            return self.batched.get((imgId, catId), [])
-
-    ev = PerImageIoU(
+    ev = COCOeval_faster(
         coco_gt,
         coco_dt,
         iou_type,
         print_function=quiet,
         kpt_oks_sigmas=None if sigmas is None else list(sigmas),
         ranges={k: list(v) for k, v in ranges.items()},
-        rle_iou_max_workers=1,  # the IoUs are computed (threaded) in _prepare: no pool around dict look-ups
     )
     ev.params.catIds = list(cat_ids)
     ev.params.iouThrs = ious
@@ -538,7 +588,22 @@ def evaluate_coco(
     ``engine="auto"`` uses faster-coco-eval when installed, else pycocotools; both give the same numbers.
     ``sigmas`` overrides the OKS sigmas of every keypoint class.
     """
-    params = params or CocoParams()
+    # The conversion makes a few small acyclic dicts, lists and tuples per object, freed by reference
+    # counting when the evaluation ends; with the collector on, its full sweeps of the (large) datasets
+    # being evaluated cost more than the rest of the evaluation on 500 images.
+    with gc_paused():
+        return _evaluate_coco(gt, pred, task, params or CocoParams(), engine, sigmas)
+
+
+def _evaluate_coco(
+    gt: Dataset,
+    pred: Dataset,
+    task: Task,
+    params: CocoParams,
+    engine: Engine,
+    sigmas: Sequence[float] | None,
+) -> CocoResult:
+    """:func:`evaluate_coco` with the collector paused."""
     if engine == "auto":
         engine = "faster" if _faster_available() else "pycocotools"
     if engine not in ("faster", "pycocotools"):
