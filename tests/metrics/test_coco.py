@@ -159,6 +159,26 @@ def test_per_image_ious_equal_faster_coco_evals_own_per_pair_path_bit_for_bit(
     assert 0 < ours.stats["AP"] < 1
 
 
+def test_a_faster_coco_eval_without_the_direct_entry_points_takes_its_public_path(monkeypatch) -> None:
+    """``Dataset.load_tuple`` is faster-coco-eval's pickle layout, not a documented API: without it the
+    evaluation goes through ``COCOeval_faster`` and gives the same numbers."""
+    from seglab.metrics import coco
+
+    _gt_dict, _rb, _rm, gt, pred_boxes, _ = scene(13, images=8, crowd=0.2)
+    direct = evaluate_coco(gt, pred_boxes, "boxes", engine="faster")
+    calls: list[bool] = []
+    real = coco._run_faster_coco_eval
+
+    def public_path(*args, **kwargs):
+        calls.append(True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(coco, "_has_direct_entry_points", lambda cpp: False)
+    monkeypatch.setattr(coco, "_run_faster_coco_eval", public_path)
+    public = evaluate_coco(gt, pred_boxes, "boxes", engine="faster")
+    assert calls and np.array_equal(direct.precision, public.precision) and direct.stats == public.stats
+
+
 # ------------------------------------------------------------------------------------------ real data
 
 

@@ -423,6 +423,13 @@ def _by_class(anns: list[dict[str, Any]], cats: set[int]) -> dict[int, list[dict
     return out
 
 
+def _has_direct_entry_points(cpp: Any) -> bool:
+    """``Dataset.load_tuple`` is the layout of faster-coco-eval's pickled state, not a documented API: a
+    release without it (or without the evaluate-and-accumulate call) takes the public path, with the same
+    numbers, slower."""
+    return hasattr(cpp, "COCOevalEvaluateAccumulate") and hasattr(cpp.Dataset, "load_tuple")
+
+
 def _run_faster(inputs: CocoInputs, iou_type, cat_ids, sigmas, ious, max_dets, ranges, use_cats):
     """faster-coco-eval's C++ evaluation and accumulation; boxes and masks by class skip its Python side.
 
@@ -435,9 +442,15 @@ def _run_faster(inputs: CocoInputs, iou_type, cat_ids, sigmas, ious, max_dets, r
     against the ground truth as stored. The kernel computes each value on its own, so the blocks cut from one
     matrix per image are the very floats of the per-pair calls; the tests check the arrays bit for bit.
     """
-    if not use_cats or iou_type not in ("bbox", "segm") or not inputs.spans:
-        return _run_faster_coco_eval(inputs, iou_type, cat_ids, sigmas, ious, max_dets, ranges, use_cats)
     import faster_coco_eval.faster_eval_api_cpp as cpp
+
+    if (
+        not _has_direct_entry_points(cpp)
+        or not use_cats
+        or iou_type not in ("bbox", "segm")
+        or not inputs.spans
+    ):
+        return _run_faster_coco_eval(inputs, iou_type, cat_ids, sigmas, ious, max_dets, ranges, use_cats)
     from faster_coco_eval.core.cocoeval import Params
 
     cats = set(cat_ids)
