@@ -43,6 +43,8 @@ class AutoParams:
     """Tuning of the ``auto`` method (defaults chosen by NoC on coco8-seg and the generated scenes)."""
 
     iterations: int = 3
+    first_iterations: int = 1  # colour-model rounds without a previous mask: each round lets the first
+    # click's region absorb similar neighbours (generated scenes: IoU@1 0.76 -> 0.87)
     smoothness: float = 1.5  # weight of the pairwise term per pixel of shared boundary
     prior_previous: float = 0.0  # nats per pixel to move away from the previous mask
     correction_reach: float = 3.0  # how many click-to-boundary distances a correction may reach
@@ -184,7 +186,8 @@ def superpixel_cut(session: AssistSession, prompts: Prompts, params: AutoParams)
     if prev_cov is not None and params.correction_reach > 0:
         bias += _stay_weight(graph, prompts, params) * (1.0 - 2.0 * prev_cov)
     pair = _pairwise(graph, params)
-    for _ in range(params.iterations):
+    rounds = params.iterations if prompts.previous is not None else params.first_iterations
+    for _ in range(rounds):
         llr = _unary(graph, fg, hard_fg, hard_bg, params) - bias
         cost_fg = graph.area * np.maximum(-llr, 0.0)
         cost_bg = graph.area * np.maximum(llr, 0.0)
