@@ -132,3 +132,28 @@ def test_all_finite_agrees_with_isfinite(size: int, bad: float | None, where: fl
     assert all_finite(values) == (bad is None)
     assert all_finite(values[:, 1]) == bool(np.isfinite(values[:, 1]).all())  # a strided view
     assert all_finite(np.zeros((0, 2))) and all_finite(np.arange(size))
+
+
+def test_shared_empty_mapping_is_an_empty_dict_that_cannot_be_filled() -> None:
+    import copy
+    import json
+    import pickle
+
+    from seglab.core.annotation import EMPTY, empty_to_shared
+
+    assert isinstance(EMPTY, dict) and EMPTY == {} and json.dumps(EMPTY) == "{}"
+    assert pickle.loads(pickle.dumps(EMPTY)) is EMPTY and copy.deepcopy(EMPTY) is EMPTY
+    for change in (
+        lambda m: m.__setitem__("a", 1),
+        lambda m: m.update(a=1),
+        lambda m: m.setdefault("a", 1),
+        lambda m: m.pop("a", None),
+        lambda m: m.clear(),
+    ):
+        with pytest.raises(TypeError):
+            change(EMPTY)
+    assert EMPTY == {} and (EMPTY | {"a": 1}) == {"a": 1}
+    filled = {"a": 1}
+    assert empty_to_shared({}) is EMPTY and empty_to_shared(filled) is filled
+    shared = Annotation(1, "a", Box(0, 0, 1, 1), attributes=EMPTY, extra=EMPTY)
+    assert shared == Annotation(1, "a", Box(0, 0, 1, 1))

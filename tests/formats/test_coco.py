@@ -937,3 +937,18 @@ def test_without_orjson_the_standard_library_gives_the_same_files(
     assert json.loads((fast / name).read_text()) == json.loads((slow / name).read_text())
     back, _ = _read(slow)
     _assert_same(ds, back)
+
+
+def test_kept_bboxes_are_checked_at_once_exactly_as_one_by_one() -> None:
+    from seglab.formats.coco import shapes, writer
+
+    derived = np.array([[1.0, 1.0, 3.0, 3.0], [10.0, 20.0, 5.5, 7.25], [0.0, 0.0, 1e300, 2.0]])
+    cases: list[list[Any]] = [
+        [[1, 1, 3, 3], [11.1, 20.0, 5.5, 7.25], [0.5, 0.0, 1e300, 2.0]],  # ints, one off by more than 1
+        [[1.0, 1.0, 4.0, 3.0], [9.0, 21.0, 6.5, 8.25], [0.0, 0.0, float("inf"), 2.0]],  # exactly 1 off, inf
+        [[True, 1, 3, 3], ["10", 20, 5.5, 7.25], [None, 0, 0, 0]],  # not plain numbers: one by one
+        [[float("nan"), 1, 3, 3], [10, 20, 5.5, 7.25], [0, 0, 1e300 * (1 + 1e-10), 2]],
+    ]
+    for kept in cases:
+        expected = [shapes.bbox_close(k, d) for k, d in zip(kept, derived.tolist(), strict=True)]
+        assert writer._kept_bboxes_close(kept, derived) == expected

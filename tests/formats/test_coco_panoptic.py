@@ -373,3 +373,25 @@ def test_class_ids_are_kept_where_they_fit() -> None:
     assert assign_ids(classes, low=1, high=10) == {"a": 5, "b": 1, "c": 2, "d": 3}
     with pytest.raises(FormatError, match="do not fit"):
         assign_ids(classes, low=1, high=3)
+
+
+@pytest.mark.parametrize("shapes", [6, 300])  # uint8 values, and more values than a byte holds
+def test_png_painted_from_runs_holds_the_colours_of_the_painted_map(tmp_path: Path, shapes: int) -> None:
+    from seglab.formats.label_maps import paint_runs, write_rgb_png, write_rgb_png_runs
+
+    rng = np.random.default_rng(shapes)
+    size = ImageSize(37, 23)
+    masks = [Mask.from_array(rng.random(size.shape) < 0.2) for _ in range(shapes)]
+    order = rng.permutation(shapes)[: shapes - 1].tolist()  # one shape left unpainted
+    painting = paint_runs([m.rle["counts"] for m in masks], list(range(1, shapes + 1)), order, size)
+    expected = np.zeros((size.width, size.height), dtype=np.int64)
+    for i in order:
+        expected[masks[i].array.T] = i + 1
+    np.testing.assert_array_equal(painting.by_column, expected)
+    colors = rng.integers(0, 256, (shapes + 1, 3)).astype(np.uint8)
+    colors[0] = 0
+    write_rgb_png_runs(tmp_path / "runs.png", painting, colors)
+    write_rgb_png(tmp_path / "map.png", painting.by_column.T, colors)
+    from_runs = np.asarray(Image.open(tmp_path / "runs.png"))
+    np.testing.assert_array_equal(from_runs, colors[expected.T])
+    np.testing.assert_array_equal(from_runs, np.asarray(Image.open(tmp_path / "map.png")))

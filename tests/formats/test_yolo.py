@@ -717,3 +717,30 @@ def test_tokens_without_orjson_are_repr(monkeypatch: pytest.MonkeyPatch) -> None
     fast = numbers.tokens(values)
     monkeypatch.setattr(numbers, "orjson", None)
     assert [float(t) for t in numbers.tokens(values)] == [float(t) for t in fast] == values.tolist()
+
+
+@ROUND_TRIP
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(
+                st.floats(allow_nan=True, allow_infinity=True), st.floats(0, 1), st.sampled_from([0.0, -0.0])
+            ),
+            min_size=1,
+            max_size=9,
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_line_texts_from_one_serialisation_match_the_token_lists(runs: list[list[float]]) -> None:
+    flat = np.array([v for run in runs for v in run])
+    lengths = np.array([len(run) for run in runs])
+    words, at, expected = numbers.tokens(flat), 0, []
+    for n in lengths.tolist():
+        expected.append(" ".join(words[at : at + n]))
+        at += n
+    assert numbers.run_texts(flat, lengths) == expected  # NaN among the values: the token-list path
+    rows = np.resize(flat, (len(runs), 3))
+    row_words = numbers.tokens(rows)
+    assert numbers.row_texts(rows) == [" ".join(row_words[3 * i : 3 * i + 3]) for i in range(len(runs))]

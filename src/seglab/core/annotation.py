@@ -16,6 +16,33 @@ AttributeValue = bool | int | float | str
 ShapeValue = Box | Polygon | Polyline | Keypoints | Mask
 
 
+class _FrozenEmptyDict(dict[str, Any]):
+    """An empty dict that refuses to be filled. Its one instance, :data:`EMPTY`, stands in for the empty
+    ``attributes`` and ``extra`` of annotations built in bulk: a reader of 100,000 objects would otherwise
+    hold 100,000 empty dicts of 64 bytes per field. It is a real dict (JSON encoders, ``dict(...)`` and
+    equality with ``{}`` behave as before); copies and pickles give back the same instance."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("this empty mapping is shared by many objects and cannot be changed")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    update = setdefault = pop = popitem = clear = _refuse
+
+    def __reduce__(self) -> str:
+        return "EMPTY"
+
+
+EMPTY: Mapping[str, Any] = _FrozenEmptyDict()
+"""The shared empty ``attributes`` / ``extra`` mapping (see :class:`_FrozenEmptyDict`)."""
+
+
+def empty_to_shared(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``mapping``, or :data:`EMPTY` when it is empty: for builders of many annotations at once."""
+    return mapping if mapping else EMPTY
+
+
 class Source(StrEnum):
     """Who made a label: a person, or a model (auto-labeling, imported predictions)."""
 

@@ -14,16 +14,18 @@ derived from the PNG, which is the ground truth. Each PNG is decoded once and it
 
 Write: per image, stuff merged per class and things per instance (``group_id`` joins parts), higher
 ``z_order`` on top, by the rules of :func:`~seglab.core.segmentation.panoptic_map`. Each shape is
-rasterized once (pycocotools, all the image's polygons in one call) and decoded only over the columns it
-touches, and those bands feed both the painting and the hidden-pixel report; the PNG is encoded from a
-uint8 map with table lookups and ISA-L deflate. Segment ids from ``extra`` are kept where unique, others
-are drawn near the category colour as panopticapi does, so the PNGs stay viewable. Everything a panoptic
-PNG cannot hold is listed in the :class:`LossReport`.
+rasterized once (pycocotools, all the image's polygons in one call) and painted from its runs, never
+decoded to pixels: the few thousand intervals of one value that the runs cut the image into give the
+segments' areas and boxes and the hidden-pixel report, and the PNG's colours are repeated over them before
+ISA-L deflates the rows. Segment ids from ``extra`` are kept where unique, others are drawn near the
+category colour as panopticapi does, so the PNGs stay viewable. Everything a panoptic PNG cannot hold is
+listed in the :class:`LossReport`.
 """
 
 from __future__ import annotations
 
 import re
+import tempfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,23 +42,23 @@ from seglab.core.ontology import LabelClass, LabelKind, Ontology, ShapeType, def
 from seglab.formats.base import FormatSpec, LossReport, ReadOptions, WriteOptions
 from seglab.formats.coco import jsonio
 from seglab.formats.label_maps import (
-    ColumnBand,
+    RunPainting,
     area_counts,
     assign_ids,
-    column_bands,
     declared_ontology,
     image_size_for_writing,
     jsonable,
     masks_by_value,
+    paint_runs,
     parse_color,
     read_label_image,
     report_annotation_fields,
-    report_hidden,
+    report_hidden_counts,
     report_image_fields,
     report_ontology_fields,
     split_area_annotations,
     unique_name,
-    write_rgb_png,
+    write_rgb_png_runs,
 )
 from seglab.formats.media import FileMedia, copy_media
 from seglab.formats.safe_io import load_json, safe_relative
@@ -485,19 +487,18 @@ class _Segment:
 
 def _paint(
     anns: Sequence[Annotation], classes: dict[str, LabelClass], size: ImageSize
-) -> tuple[list[_Segment], np.ndarray, list[ColumnBand]]:
-    """Paint one image by the rules of :func:`seglab.core.segmentation.panoptic_map`, band by band.
+) -> tuple[list[_Segment], RunPainting]:
+    """Paint one image by the rules of :func:`seglab.core.segmentation.panoptic_map`.
 
     Things are one segment per annotation (``group_id`` joins parts), stuff one per class; higher
-    ``z_order`` paints on top, ties go to the later annotation. Each shape is rasterized once, into the
-    columns it touches only, and the bands are returned for the hidden-pixel report. Returns the segments
-    that kept pixels (in first-painted order), the ``(W, H)`` column-major map (``.T`` is the ``(H, W)``
-    map, 0 = void) and each annotation's band.
+    ``z_order`` paints on top, ties go to the later annotation. Each shape is rasterized once and painted
+    from its runs (:func:`~seglab.formats.label_maps.paint_runs`), whose pixel counts also feed the
+    hidden-pixel report. Returns the segments that kept pixels (in first-painted order, ``id`` being the
+    value painted) and the painting (``by_column.T`` is the ``(H, W)`` map, 0 = void).
     """
-    bands = column_bands(area_counts([a.shape for a in anns], size), size.height)
-    dtype = np.uint8 if len(anns) < 256 else np.int32  # a painted value per segment, 0 = void
-    by_column = np.zeros((size.width, size.height), dtype=dtype)  # (W, H): a band is a block of rows
     keys: dict[tuple, _Segment] = {}
+    values = [0] * len(anns)
+    order = []
     for i in sorted(range(len(anns)), key=lambda k: anns[k].z_order):
         ann = anns[i]
         cls = classes.get(ann.label)
@@ -514,25 +515,19 @@ def _paint(
             seg = keys[key] = _Segment(len(keys) + 1, ann.label, cls.is_thing, False, [])
         seg.members.append(i)
         seg.crowd = seg.crowd or ann.crowd
-        band = bands[i]
-        if band.area:
-            by_column[band.start : band.stop].reshape(-1)[band.pixels] = seg.id
+        values[i] = seg.id
+        order.append(i)
+    painting = paint_runs(area_counts([a.shape for a in anns], size), values, order, size)
+    areas, boxes = painting.value_areas.tolist(), painting.value_boxes.tolist()
     kept = []
     for seg in keys.values():
-        spans = [(bands[i].start, bands[i].stop) for i in seg.members if bands[i].area]
-        if not spans:
-            continue
-        first = min(lo for lo, _ in spans)
-        block = by_column[first : max(hi for _, hi in spans)] == seg.id  # (columns, H)
-        seg.area = int(np.count_nonzero(block))
+        seg.area = areas[seg.id]
         if seg.area == 0:
-            continue  # covered entirely by segments painted above it
-        cols = np.flatnonzero(block.any(axis=1))
-        rows = np.flatnonzero(block.any(axis=0))
-        x, y = first + int(cols[0]), int(rows[0])
-        seg.bbox = (x, y, first + int(cols[-1]) + 1 - x, int(rows[-1]) + 1 - y)
+            continue  # no pixels, or covered entirely by segments painted above it
+        x, y, w, h = boxes[seg.id]
+        seg.bbox = (x, y, w, h)
         kept.append(seg)
-    return kept, by_column, bands
+    return kept, painting
 
 
 @dataclass
@@ -553,12 +548,12 @@ class _Writer:
         name = safe_relative(image.file_name, file=image.file_name, where=f"image {image.id}")
         report_image_fields(self.report, image, kept_extra=self._kept_image_extra(image))
         anns = split_area_annotations(image, size, self.report)
-        segments, by_column, bands = _paint(anns, self.classes, size)
+        segments, painting = _paint(anns, self.classes, size)
         owner: list[int | None] = [None] * len(anns)
         for seg in segments:
             for i in seg.members:
                 owner[i] = seg.id
-        report_hidden(self.report, image, size, anns, by_column.T, owner, bands)
+        report_hidden_counts(self.report, image, anns, painting, owner)
 
         seed = zlib.crc32(f"{subset}/{name}".encode())
         final = segment_ids(
@@ -567,7 +562,7 @@ class _Writer:
             [seg.is_thing for seg in segments],
             seed,
         )
-        colors = np.zeros((len(bands) + 1, 3), dtype=np.uint8)  # painted value -> RGB; 0 stays black
+        colors = np.zeros((len(anns) + 1, 3), dtype=np.uint8)  # painted value -> RGB; 0 stays black
         segments_info = []
         for seg, sid in zip(segments, final, strict=True):
             colors[seg.id] = (sid & 0xFF, (sid >> 8) & 0xFF, sid >> 16)
@@ -586,9 +581,9 @@ class _Writer:
             segments_info.append(info)
 
         png_name = self._png_name(image, name, png_names)
-        write_rgb_png(
+        write_rgb_png_runs(
             self.dst / "annotations" / f"panoptic_{subset}" / png_name,
-            by_column.T,
+            painting,
             colors,
             level=PNG_COMPRESS_LEVEL,
         )
@@ -684,20 +679,24 @@ def write(dataset: Dataset, dst: Path, options: WriteOptions) -> LossReport:
     for subset, images in subsets.items():
         (dst / "annotations" / f"panoptic_{subset}").mkdir(parents=True, exist_ok=True)
         images_json: list[dict[str, Any]] = []
-        entries: list[bytes] = []  # serialised at once: 100,000 segments_info dicts would take 40 MB
         png_names: set[str] = set()
-        for image in images:
-            image_json, entry = writer.image(image, subset, png_names)
-            images_json.append(image_json)
-            entries.append(jsonio.dumps(entry))
-        with (dst / "annotations" / f"panoptic_{subset}.json").open("wb") as fh:
-            doc = jsonio.JsonObjectWriter(fh)
-            for key, value in head.items():
-                doc.value(key, value)
-            doc.value("images", images_json)
-            doc.raw_array("annotations", entries)
-            doc.value("categories", categories)
-            doc.close()
+        # Each entry is serialised at once and waits in an unnamed file beside the output, one per line
+        # (compact JSON holds no newline), until the images list before it is written: in memory, the
+        # entries of 100,000 segments would take 20 MB, and as many again when joined.
+        with tempfile.TemporaryFile(dir=dst / "annotations") as entries:
+            for image in images:
+                image_json, entry = writer.image(image, subset, png_names)
+                images_json.append(image_json)
+                entries.write(jsonio.dumps(entry) + b"\n")
+            entries.seek(0)
+            with (dst / "annotations" / f"panoptic_{subset}.json").open("wb") as fh:
+                doc = jsonio.JsonObjectWriter(fh)
+                for key, value in head.items():
+                    doc.value(key, value)
+                doc.value("images", images_json)
+                doc.raw_array("annotations", (line.rstrip(b"\n") for line in entries))
+                doc.value("categories", categories)
+                doc.close()
     return report
 
 

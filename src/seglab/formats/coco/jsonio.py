@@ -272,7 +272,8 @@ class JsonObjectWriter:
         objects they came from)."""
         self._key(key)
         self._fh.write(b"[")
-        self._fh.write(b",".join(elements))
+        for i, element in enumerate(elements):  # one at a time: the elements may come from a file
+            self._fh.write(b"," + element if i else element)
         self._fh.write(b"]")
 
     def close(self) -> None:

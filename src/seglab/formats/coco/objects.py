@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from seglab.core.annotation import AttributeValue, Source
+from seglab.core.annotation import EMPTY, AttributeValue, Source, empty_to_shared
 from seglab.core.geometry import Box, Keypoints
 from seglab.core.mask import Mask
 from seglab.formats.coco import shapes
@@ -93,10 +93,10 @@ def fields(raw: Mapping[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         source = Source(raw["source"])
     elif "source" in raw:
         extra["source"] = raw["source"]
-    attributes: dict[str, AttributeValue] = {}
+    attributes: Mapping[str, AttributeValue] = EMPTY  # shared: most objects have none
     raw_attrs = raw.get("attributes")
     if isinstance(raw_attrs, dict) and all(is_scalar(v) for v in raw_attrs.values()):
-        attributes = raw_attrs
+        attributes = empty_to_shared(raw_attrs)
     elif raw_attrs is not None:
         extra["attributes"] = raw_attrs  # nested values seglab cannot type: kept verbatim
     out: dict[str, Any] = {

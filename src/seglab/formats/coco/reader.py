@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from seglab.core.annotation import Annotation
+from seglab.core.annotation import Annotation, empty_to_shared
 from seglab.core.conventions import ImageSize
 from seglab.core.dataset import Dataset, ImageRecord
 from seglab.core.errors import FormatError, UnsafeInputError
@@ -304,7 +304,7 @@ class _Reader:
             kept = objects.kept_fields(raw, bbox, bbox[2] * bbox[3])
             extra = {**extra, **kept, **points_extra}
             draft.annotations.append(
-                Annotation(_id(source_id), label, points, crowd=crowd, extra=extra, **common)
+                Annotation(_id(source_id), label, points, crowd=crowd, extra=empty_to_shared(extra), **common)
             )
             draft.source_ids.append(source_id)
             return
@@ -323,7 +323,7 @@ class _Reader:
             kept = {"area": raw["area"]} if "area" in raw and raw["area"] != area else {}
         else:
             kept = objects.kept_fields(raw, bbox, area)
-        region_extra = {**extra, **kept} if kept else extra
+        region_extra = empty_to_shared({**extra, **kept} if extra and kept else kept or extra)
         if points is None and box is None:
             draft.annotations.append(
                 Annotation(_id(source_id), label, region, crowd=crowd, extra=region_extra, **common)
@@ -337,9 +337,9 @@ class _Reader:
         start = len(draft.annotations)
         members: list[tuple[Any, dict[str, Any], int | None]] = [(region, region_extra, source_id)]
         if points is not None:
-            members.append((points, points_extra, None))
+            members.append((points, empty_to_shared(points_extra), None))
         if box is not None:
-            members.append((box, box_extra, None))
+            members.append((box, empty_to_shared(box_extra), None))
         for shape, shape_extra, sid in members:
             draft.annotations.append(
                 Annotation(_id(sid), label, shape, crowd=crowd, extra=shape_extra, group_id=group, **common)

@@ -9,8 +9,10 @@ polygon's area, not a pixel count); they are computed for many polygons in one v
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -20,6 +22,7 @@ from seglab.core.mask import Mask
 from seglab.formats.coco.constants import BBOX_TOLERANCE, BadObjectError, is_int
 
 Shape = Box | Polygon | Mask | Keypoints
+_HOLES, _EXTERIOR = attrgetter("holes"), attrgetter("exterior")
 
 
 def decode_counts(counts: str | bytes) -> np.ndarray:
@@ -94,21 +97,20 @@ def polygon(seg: list[Any]) -> Polygon:
             raise BadObjectError(f"polygon has an odd number of coordinates ({n})")
         if n < 6:
             raise BadObjectError(f"polygon has {n // 2} points, a polygon needs at least 3")
+        # filled in place: a reshaped view of a flat array would keep two array objects per ring alive
+        ring_xy = np.empty((n // 2, 2), dtype=np.float64)  # (N, 2)
         try:
-            arr = np.array(ring, dtype=np.float64)  # (2N,)
-        except (TypeError, ValueError):
+            ring_xy.reshape(-1)[...] = ring  # a nested or non-numeric value raises here
+        except (TypeError, ValueError, OverflowError):
             raise BadObjectError("polygon must be a flat list of numbers [x0, y0, x1, y1, ...]") from None
-        if arr.ndim != 1:
-            raise BadObjectError("polygon must be a flat list of numbers [x0, y0, x1, y1, ...]")
-        if not np.isfinite(arr).all():
+        if not np.isfinite(ring_xy).all():
             raise BadObjectError("polygon has NaN, infinite or missing coordinates")
-        if arr[0] == arr[-2] and arr[1] == arr[-1]:  # closed ring: seglab stores rings open
+        if ring_xy[0, 0] == ring_xy[-1, 0] and ring_xy[0, 1] == ring_xy[-1, 1]:  # closed: stored open
             if n < 8:
                 raise BadObjectError(
                     "polygon has fewer than 3 distinct points (its last point repeats the first)"
                 )
-            arr = arr[:-2]
-        ring_xy = arr.reshape(-1, 2)  # (N, 2)
+            ring_xy = ring_xy[:-1].copy()
         ring_xy.setflags(write=False)
         parts.append(PolygonPart.trusted(ring_xy))
     return Polygon(tuple(parts))
@@ -184,23 +186,29 @@ def polygon_stats(polygons: Sequence[Polygon]) -> tuple[np.ndarray, np.ndarray]:
     reader and the writer get the very same floats. Polygons without parts get area 0 and a zero box.
     """
     count = len(polygons)
-    rings: list[np.ndarray] = []
-    signs: list[float] = []
-    ring_owner: list[int] = []
-    for i, poly in enumerate(polygons):
-        for part in poly.parts:
-            rings.append(part.exterior)
-            signs.append(1.0)
-            ring_owner.append(i)
-            for hole in part.holes:
-                rings.append(hole)
-                signs.append(-1.0)
+    parts_of = [poly.parts for poly in polygons]
+    parts = list(itertools.chain.from_iterable(parts_of))
+    if not any(map(_HOLES, parts)):  # the common case: one ring per part, gathered without a Python loop
+        rings: list[np.ndarray] = list(map(_EXTERIOR, parts))
+        owner = np.repeat(np.arange(count), np.fromiter(map(len, parts_of), dtype=np.int64, count=count))
+        signs = np.ones(len(rings))
+    else:
+        rings, sign_list, ring_owner = [], [], []
+        for i, poly in enumerate(polygons):
+            for part in poly.parts:
+                rings.append(part.exterior)
+                sign_list.append(1.0)
                 ring_owner.append(i)
+                for hole in part.holes:
+                    rings.append(hole)
+                    sign_list.append(-1.0)
+                    ring_owner.append(i)
+        owner, signs = np.asarray(ring_owner, dtype=np.int64), np.asarray(sign_list)
     areas = np.zeros(count)
     boxes = np.zeros((count, 4))
     if not rings:
         return areas, boxes
-    lengths = np.fromiter((len(r) for r in rings), dtype=np.int64, count=len(rings))  # (R,)
+    lengths = np.fromiter(map(len, rings), dtype=np.int64, count=len(rings))  # (R,)
     pts = np.concatenate(rings)  # (V, 2)
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))  # (R,)
     nxt = np.arange(1, len(pts) + 1)  # (V,) index of the next vertex of the same ring
@@ -210,10 +218,9 @@ def polygon_stats(polygons: Sequence[Polygon]) -> tuple[np.ndarray, np.ndarray]:
     nonempty = lengths > 0
     ring_area = np.zeros(len(rings))
     ring_area[nonempty] = np.abs(np.add.reduceat(cross, starts[nonempty])) / 2.0
-    owner = np.asarray(ring_owner)
-    np.add.at(areas, owner, ring_area * np.asarray(signs))
+    np.add.at(areas, owner, ring_area * signs)
     # bounds from exteriors only (holes lie inside), per polygon
-    exterior = np.asarray(signs) > 0
+    exterior = signs > 0
     ext_starts, ext_owner = starts[exterior & nonempty], owner[exterior & nonempty]
     if len(ext_starts):
         lo_x = np.minimum.reduceat(x, ext_starts)

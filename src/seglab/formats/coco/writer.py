@@ -11,6 +11,7 @@ merged into one COCO annotation, as COCO keypoint files have them (the reader sp
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from seglab.core.raster import polygon_to_mask
 from seglab.formats.base import LossReport, WriteOptions
 from seglab.formats.coco import jsonio, shapes
 from seglab.formats.coco.constants import (
+    BBOX_TOLERANCE,
     BOX_ID_KEY,
     DEFAULT_SUBSET,
     DERIVED_KEYS,
@@ -141,7 +143,7 @@ def rle_json(mask: Mask, crowd: bool) -> dict[str, Any]:
     return mask.rle_json()
 
 
-@dataclass
+@dataclass(slots=True)
 class Prepared:
     """The shape one annotation is written as, before its JSON (``kind``: box, polygon, mask, keypoints)."""
 
@@ -198,6 +200,8 @@ def prepare(
 def writable(ann: Annotation) -> bool:
     """Whether :func:`prepare` gives something (without reporting): for choosing ids before writing."""
     shape = ann.shape
+    if type(shape) is Polygon and len(shape.parts) == 1:  # the common case, without the generator below
+        return len(shape.parts[0].exterior) >= 3
     if isinstance(shape, Polyline):
         return False
     if isinstance(shape, Polygon):
@@ -289,14 +293,17 @@ def fields_json(ann: Annotation, out: dict[str, Any], report: LossReport, where:
 # --------------------------------------------------------------------------------------------- units
 
 
-@dataclass
+@dataclass(slots=True)
 class Unit:
-    """One COCO annotation to write: an annotation, and the Keypoints and Box merged into it (if any)."""
+    """One COCO annotation to write: an annotation, and the Keypoints and Box merged into it (if any).
+
+    ``plain``: a polygon standing alone that is written as it is (see :func:`_plain_polygon`)."""
 
     ann: Annotation
     points: Annotation | None = None
     box: Annotation | None = None
     coco_id: int = 0
+    plain: bool = False
 
 
 def _same_object(first: Annotation, other: Annotation) -> bool:
@@ -413,17 +420,40 @@ class _Plan:
     images: list[tuple[ImageRecord, str, ImageSize | None, list[Unit]]]
 
 
+def _plain_polygon(ann: Annotation) -> bool:
+    """Whether :func:`prepare` would give the annotation's own polygon back without a word to the report
+    (every part of 3 or more points, no holes): most annotations, written by the fast path of
+    :func:`_slice_json`."""
+    shape = ann.shape
+    if type(shape) is not Polygon:
+        return False
+    parts = shape.parts
+    if len(parts) == 1:
+        part = parts[0]
+        return len(part.exterior) >= 3 and not part.holes
+    return bool(parts) and all(len(p.exterior) >= 3 and not p.holes for p in parts)
+
+
+_PLAIN = Prepared("polygon", None)  # a plain unit's own polygon (read from the unit: no object per unit)
+
+
 def _slices(
     plan: _Plan, cat_ids: Mapping[str, int], report: LossReport, offset: int, keep_ids: bool, path: Path
 ) -> Iterator[list[dict[str, Any]]]:  # fmt: skip
     """The annotations of one file as JSON, ``SLICE`` at a time (polygon stats computed per slice)."""
-    batch: list[tuple[Unit, ImageRecord, ImageSize | None, str, Prepared | None]] = []
+    batch: list[tuple[Unit, int, str, Prepared | None]] = []
     count = 0
     for image, name, size, image_units in plan.images:
         for unit in image_units:
-            where = f"{name}: annotation {unit.ann.id}"
-            batch.append((unit, image, size, where, prepare(unit.ann, size, report, where)))
-            count += 1 + (unit.points is not None)
+            ann = unit.ann
+            if unit.plain:
+                prepared: Prepared | None = _PLAIN  # the annotation's own polygon
+                count += 1
+            else:
+                where = f"{name}: annotation {ann.id}"
+                prepared = prepare(ann, size, report, where)
+                count += 1 + (unit.points is not None)
+            batch.append((unit, image.id, name, prepared))
         if count >= SLICE:
             yield _slice_json(batch, cat_ids, report, offset, keep_ids, path)
             batch, count = [], 0
@@ -431,24 +461,60 @@ def _slices(
         yield _slice_json(batch, cat_ids, report, offset, keep_ids, path)
 
 
+def _kept_bboxes_close(kept: list[Any], derived: np.ndarray) -> list[bool]:
+    """:func:`shapes.bbox_close` of every kept bbox (a list of 4 numbers) and its derived row, at once."""
+    if not kept:
+        return []
+    values = set(map(type, itertools.chain.from_iterable(kept)))
+    if not values <= {int, float}:  # anything else as bbox_close decides it
+        return [shapes.bbox_close(k, d) for k, d in zip(kept, derived.tolist(), strict=True)]
+    a = np.array(kept, dtype=np.float64)  # (K, 4)
+    return (np.abs(a - derived) <= BBOX_TOLERANCE + 1e-9 * np.abs(derived)).all(axis=1).tolist()
+
+
 def _slice_json(
-    batch: list[tuple[Unit, ImageRecord, ImageSize | None, str, Prepared | None]], cat_ids: Mapping[str, int],
+    batch: list[tuple[Unit, int, str, Prepared | None]], cat_ids: Mapping[str, int],
     report: LossReport, offset: int, keep_ids: bool, path: Path,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    polys = [p.shape for *_, p in batch if p is not None and p.kind == "polygon"]
+    polys = [
+        u.ann.shape if p is _PLAIN else p.shape for u, *_, p in batch if p is not None and p.kind == "polygon"
+    ]
     areas, boxes = shapes.polygon_stats(polys)
     areas_list, boxes_list = areas.tolist(), boxes.tolist()
+    finite = (np.isfinite(areas) & np.isfinite(boxes).all(axis=1)).tolist()
+    # The bbox read from the file is written back while the polygon still has (nearly) that box: checked
+    # for every polygon of the slice at once.
+    extras = [u.ann.extra for u, *_, p in batch if p is not None and p.kind == "polygon"]
+    kept_at = [i for i, e in enumerate(extras) if e and type(e.get("bbox")) is list and len(e["bbox"]) == 4]
+    kept = [extras[i]["bbox"] for i in kept_at]
+    close = dict(zip(kept_at, _kept_bboxes_close(kept, boxes[kept_at]), strict=True))
     out = []
     k = 0
-    for unit, image, _size, where, prepared in batch:
-        stats = None
+    for unit, image_id, name, prepared in batch:
+        ann = unit.ann
         if prepared is not None and prepared.kind == "polygon":
-            stats = (areas_list[k], boxes_list[k])
+            if not finite[k]:
+                where = f"{name}: annotation {ann.id}"
+                raise FormatError(
+                    f"cannot write: {where}: the polygon has NaN or infinite coordinates; run validate to "
+                    "find it",
+                    file=str(path),
+                )
+            if unit.points is None and unit.box is None:
+                cid, own = cat_ids[ann.label], (areas_list[k], boxes_list[k])
+                out.append(
+                    _polygon_json(unit, polys[k], image_id, cid, own, close.get(k, False), report, name)
+                )
+                k += 1
+                continue
+            stats: tuple[float, list[float]] | None = (areas_list[k], boxes_list[k])
             k += 1
-        label = unit.ann.label
+        else:
+            stats = None
+        where = f"{name}: annotation {ann.id}"
         try:
             entry = unit_json(
-                unit, image.id, cat_ids[label], report, where, offset, keep_ids, prepared, stats
+                unit, image_id, cat_ids[ann.label], report, where, offset, keep_ids, prepared, stats
             )
         except NonFiniteError as exc:
             raise FormatError(
@@ -458,6 +524,48 @@ def _slice_json(
         if entry is not None:
             out.append(entry)
     return out
+
+
+def _polygon_json(
+    unit: Unit, shape: Polygon, image_id: int, cid: int, stats: tuple[float, list[float]], close: bool,
+    report: LossReport, name: str,
+) -> dict[str, Any]:  # fmt: skip
+    """:func:`unit_json` of an annotation standing alone written as ``shape`` (a polygon, its ``stats``
+    finite; ``close``: whether the annotation's kept bbox is still its box), written out: this runs per
+    annotation, 100,000 times on a big dataset."""
+    ann = unit.ann
+    area, bbox = stats
+    extra = ann.extra
+    if not extra:
+        written_bbox, written_area = bbox, area
+    elif "bbox" in extra:
+        written_bbox, written_area = (extra["bbox"], extra.get("area", area)) if close else (bbox, area)
+    else:
+        written_bbox, written_area = bbox, extra.get("area", area)
+    out: dict[str, Any] = {
+        "id": unit.coco_id,
+        "image_id": image_id,
+        "category_id": cid,
+        "segmentation": [p.exterior.ravel() for p in shape.parts],  # numpy: orjson writes them directly
+        "area": written_area,
+        "bbox": written_bbox,
+        "iscrowd": int(ann.crowd),
+    }
+    if (
+        ann.score is not None
+        or ann.source is not Source.HUMAN
+        or ann.attributes
+        or ann.group_id is not None
+        or ann.track_id is not None
+        or ann.uncertainty is not None
+        or ann.z_order
+        or (extra and not extra.keys() <= DERIVED)
+    ):
+        fields_json(ann, out, report, f"{name}: annotation {ann.id}")
+    return out
+
+
+DERIVED = frozenset(DERIVED_KEYS)
 
 
 def write(dataset: Dataset, dst: Path, options: WriteOptions) -> LossReport:
@@ -475,13 +583,14 @@ def _write(dataset: Dataset, dst: Path, options: WriteOptions) -> LossReport:
     report = LossReport()
     ontology = dataset.ontology
     declared = set(ontology.names)
-    missing = [a.label for _, a in dataset.annotations() if a.label not in declared]
+    missing = [a.label for image in dataset.images for a in image.annotations if a.label not in declared]
     for name in dict.fromkeys(missing):  # classes used but not declared: declare them rather than drop
         ontology = ontology.with_class(LabelClass(name, default_color(len(ontology) + 1)))
     cat_ids = category_ids(ontology)
     with_isthing = any(not c.is_thing for c in ontology.classes)
-    ann_ids = [a.id for _, a in dataset.annotations()]
-    keep_ids = all(is_int(i) for i in ann_ids) and len(set(ann_ids)) == len(ann_ids)
+    ann_ids = [a.id for image in dataset.images for a in image.annotations]
+    plain_ints = set(map(type, ann_ids)) <= {int}  # is_int of each, without a call per annotation
+    keep_ids = (plain_ints or all(is_int(i) for i in ann_ids)) and len(set(ann_ids)) == len(ann_ids)
     info = dict(dataset.info)
     head: dict[str, Any] = {
         "info": info.pop("info", {}) if isinstance(info.get("info"), dict) else {},
@@ -518,7 +627,8 @@ def _write(dataset: Dataset, dst: Path, options: WriteOptions) -> LossReport:
         for unit in image_units:
             unit.coco_id = unit.ann.id if keep_ids else next_id
             next_id += 1
-            if writable(unit.ann):
+            unit.plain = unit.points is None and unit.box is None and _plain_polygon(unit.ann)
+            if unit.plain or writable(unit.ann):
                 written_ids.append(unit.coco_id)
                 if unit.ann.label in restricted:
                     kinds[unit.ann.label].add(read_back_kind(unit.ann, size))

@@ -102,3 +102,30 @@ def visibility_tokens(values: np.ndarray) -> list[str]:
     for i in np.flatnonzero(whole).tolist():
         out[i] = str(int(flat[i]))
     return out
+
+
+def row_texts(values: np.ndarray) -> list[str]:
+    """Each row of ``values`` ``(N, M)`` as its :func:`tokens` joined by spaces, from one serialisation."""
+    rows = np.ascontiguousarray(values, dtype=np.float64)
+    if not rows.size:
+        return [""] * len(rows)
+    if orjson is None:
+        return [" ".join(repr(v) for v in row) for row in rows.tolist()]
+    text = orjson.dumps(rows, option=orjson.OPT_SERIALIZE_NUMPY).decode("ascii")  # [[a,b],[c,d]]
+    return text[2:-2].replace(",", " ").split("] [")
+
+
+def run_texts(values: np.ndarray, lengths: np.ndarray) -> list[str]:
+    """Consecutive runs of the flat ``values`` (run ``r`` holds ``lengths[r]`` of them), each as its
+    :func:`tokens` joined by spaces, from one serialisation: a NaN marks the end of each run, which
+    orjson writes as ``null`` (where a value is not finite, token lists are cut instead)."""
+    flat = np.ascontiguousarray(values, dtype=np.float64).ravel()
+    if not len(lengths):
+        return []
+    ends = np.cumsum(lengths)
+    if orjson is None or not lengths.all() or not np.isfinite(flat).all():
+        words = tokens(flat)
+        return [" ".join(words[a:b]) for a, b in zip((ends - lengths).tolist(), ends.tolist(), strict=True)]
+    marked = np.insert(flat, ends[:-1], np.nan)
+    text = orjson.dumps(marked, option=orjson.OPT_SERIALIZE_NUMPY).decode("ascii")  # [a,b,null,c]
+    return text[1:-1].replace(",", " ").split(" null ")

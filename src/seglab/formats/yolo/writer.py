@@ -1,21 +1,24 @@
 """Writing the Ultralytics layout (``data.yaml``, ``images/<split>/``, ``labels/<split>/``).
 
 Darknet is not written, because every current trainer reads the Ultralytics layout. Each annotation
-becomes one or more label objects (:class:`_Object`, pixel coordinates); then every object of the dataset
-is checked, clipped, normalised and turned into text in one vectorised pass (:func:`_label_lines`), so the
-cost per object is a few list operations whatever the number of images.
+becomes one or more label lines, held as columns (:class:`_Lines`, pixel coordinates; the common shapes
+are added without any object of their own, the others through :class:`_Object`); then the lines of a run
+of images are checked, clipped, normalised and turned into text in one vectorised pass
+(:func:`_label_texts`), so the cost per line is a few list operations whatever the number of images.
 """
 
 from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import rasterio
 import shapely
 from pycocotools import mask as coco_mask
 
@@ -43,23 +46,49 @@ class _Object:
     """One label line to write: its class, kind and pixel geometry."""
 
     cls: int
-    kind: str  # box | obb | polygon | pose
-    points: np.ndarray  # box: (2, 2) min/max corners; obb: (4, 2); polygon: (N, 2)
+    kind: str  # box | bounds | obb | polygon | pose
+    points: Any  # box, pose: (x_min, y_min, x_max, y_max); bounds, polygon: (N, 2) points; obb: (4, 2)
     keypoints: np.ndarray | None = None  # pose: (K, 3)
     score: float | None = None
     sources: tuple[Annotation, ...] = ()
 
 
+# What a line's points are (the order matters: box-like kinds first).
+BOX = 0  # (x_min, y_min, x_max, y_max), written as centre and size
+POSE = 1  # the same box, then the line's keypoints
+BOUNDS = 2  # (N, 2) points written as their bounding box (a polygon in the detect task)
+RING = 3  # (N, 2) points written one by one (polygons, oriented boxes)
+KIND_CODES = {"box": BOX, "pose": POSE, "bounds": BOUNDS, "obb": RING, "polygon": RING}
+
+
+@dataclass(slots=True)
+class _Lines:
+    """Every label line of the dataset as columns, in image order: no object per line."""
+
+    cls: list[int] = field(default_factory=list)
+    kind: list[int] = field(default_factory=list)
+    points: list[Any] = field(default_factory=list)  # as :attr:`_Object.points`
+    score: list[float | None] = field(default_factory=list)
+    keypoints: dict[int, np.ndarray] = field(default_factory=dict)  # line index -> (K, 3), pose lines
+
+    def add(self, obj: _Object) -> None:
+        if obj.keypoints is not None:
+            self.keypoints[len(self.cls)] = obj.keypoints
+        self.cls.append(obj.cls)
+        self.kind.append(KIND_CODES[obj.kind])
+        self.points.append(obj.points)
+        self.score.append(obj.score)
+
+    def truncate(self, count: int) -> None:
+        """Drop every line from index ``count`` on."""
+        for column in (self.cls, self.kind, self.points, self.score):
+            del column[count:]
+        for i in [i for i in self.keypoints if i >= count]:
+            del self.keypoints[i]
+
+
 def _where(image: ImageRecord, ann: Annotation | None = None) -> str:
     return f"image {image.file_name}" + (f" annotation {ann.id}" if ann is not None else "")
-
-
-def _tally(report: LossReport, what: str, ann: Annotation) -> None:
-    """``report.add(what, f"annotation {ann.id}")`` with the example text built only the first time."""
-    if what in report.examples:
-        report.counts[what] += 1
-    else:
-        report.add(what, f"annotation {ann.id}")
 
 
 def _note(report: LossReport, what: str, image: ImageRecord, ann: Annotation | None = None) -> None:
@@ -71,8 +100,21 @@ def _note(report: LossReport, what: str, image: ImageRecord, ann: Annotation | N
         report.add(what, _where(image, ann))
 
 
-def _box_points(box: Box) -> np.ndarray:
-    return np.array([[box.x_min, box.y_min], [box.x_max, box.y_max]], dtype=np.float64)
+def _box_points(box: Box) -> tuple[float, float, float, float]:
+    return (box.x_min, box.y_min, box.x_max, box.y_max)
+
+
+def _bounds_points(polygon: Polygon) -> np.ndarray | None:
+    """The points whose bounding box is the polygon's (its exteriors), or None where that box must come
+    from :meth:`Polygon.bounds` (an exterior without points)."""
+    parts = polygon.parts
+    if len(parts) == 1:
+        exterior = parts[0].exterior
+        return exterior if len(exterior) else None
+    if not parts:
+        return np.zeros((1, 2))  # Polygon.bounds of nothing: the box 0 0 0 0
+    exteriors = [p.exterior for p in parts]
+    return np.concatenate(exteriors) if all(len(e) for e in exteriors) else None
 
 
 def _auto_task(dataset: Dataset, images: Sequence[ImageRecord]) -> str:
@@ -154,37 +196,14 @@ def _source_corners(ann: Annotation) -> np.ndarray:
     return box.corners() if box.rotation else _rect(box)
 
 
-def _polygon_bounds(images: Sequence[ImageRecord]) -> dict[int, np.ndarray]:
-    """id(polygon) -> its ``(2, 2)`` min/max corners, for every polygon of the images, vectorised over
-    blocks of ``BOUNDS_BLOCK`` polygons (all at once, the vertex copy would outweigh the dataset)."""
-    polys = [a.shape for i in images for a in i.annotations if isinstance(a.shape, Polygon) and a.shape.parts]
-    out: dict[int, np.ndarray] = {}
-    for start in range(0, len(polys), BOUNDS_BLOCK):
-        block = polys[start : start + BOUNDS_BLOCK]
-        counts = [len(p.parts) for p in block]
-        rings = [part.exterior for p in block for part in p.parts]
-        lengths = np.fromiter((len(r) for r in rings), dtype=np.int64, count=len(rings))
-        if (lengths == 0).any():
-            continue  # degenerate rings: bounds one by one
-        starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-        pts = np.concatenate(rings)  # (V, 2)
-        lo, hi = np.minimum.reduceat(pts, starts, axis=0), np.maximum.reduceat(pts, starts, axis=0)  # (R, 2)
-        first = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        lo, hi = np.minimum.reduceat(lo, first, axis=0), np.maximum.reduceat(hi, first, axis=0)  # (P, 2)
-        corners = np.stack([lo, hi], axis=1)  # (P, 2, 2)
-        out.update((id(p), corners[i]) for i, p in enumerate(block))
-    return out
-
-
 def _shape_objects(
     task: str,
     cls: int,
     image: ImageRecord,
     ann: Annotation,
     report: LossReport,
-    bounds: dict[int, np.ndarray] | None = None,
 ) -> list[_Object]:
-    """Objects for one non-keypoint annotation in a task (``bounds``: from :func:`_polygon_bounds`)."""
+    """Objects for one non-keypoint annotation in a task."""
     shape = ann.shape
     if isinstance(shape, Polyline):
         _note(report, "polylines left out (YOLO has no lines)", image, ann)
@@ -219,8 +238,10 @@ def _shape_objects(
             shape = shape.bounds()
         return [_Object(cls, "box", _box_points(shape), sources=(ann,))]
     _note(report, f"polygons and masks written as their bounding boxes ({task} task)", image, ann)
-    known = bounds.get(id(shape)) if bounds is not None else None
-    return [_Object(cls, "box", known if known is not None else _box_points(shape.bounds()), sources=(ann,))]
+    points = _bounds_points(shape) if task == "detect" and isinstance(shape, Polygon) else None
+    if points is not None:  # the box is found with every other polygon's, in one pass
+        return [_Object(cls, "bounds", points, sources=(ann,))]
+    return [_Object(cls, "box", _box_points(shape.bounds()), sources=(ann,))]
 
 
 def _pose_objects(image: ImageRecord, names: list[str], k: int, report: LossReport) -> list[_Object]:
@@ -306,44 +327,75 @@ def _out_of_range(centre: np.ndarray, extent: np.ndarray) -> np.ndarray:
     return ((values < -TOLERANCE) | (values > 1 + TOLERANCE)).any(axis=1)
 
 
-def _label_lines(
-    plans: Sequence[tuple[ImageRecord, str, list[_Object], ImageSize | None]],
+def _box_corners(kinds: np.ndarray, points: list[Any]) -> np.ndarray:
+    """``(B, 2, 2)`` min/max corners of box-like lines: given (box, pose), or the bounds of their points
+    (bounds: every polygon's at once)."""
+    boxes = np.empty((len(points), 2, 2))
+    given = kinds != BOUNDS
+    flags = given.tolist()
+    if any(flags):
+        corners = [p for p, g in zip(points, flags, strict=True) if g]
+        boxes[given] = np.array(corners, dtype=np.float64).reshape(-1, 2, 2)
+    if not all(flags):
+        sets = [p for p, g in zip(points, flags, strict=True) if not g]
+        found = np.empty((len(sets), 2, 2))
+        for at in range(0, len(sets), BOUNDS_BLOCK):  # blocks: all vertices at once would be a big copy
+            block = sets[at : at + BOUNDS_BLOCK]
+            lengths = np.fromiter(map(len, block), dtype=np.int64, count=len(block))
+            starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+            pts = np.concatenate(block)  # (V, 2)
+            found[at : at + len(block), 0] = np.minimum.reduceat(pts, starts, axis=0)
+            found[at : at + len(block), 1] = np.maximum.reduceat(pts, starts, axis=0)
+        boxes[~given] = found
+    return boxes
+
+
+BOUNDS_BLOCK = 4096  # polygons whose bounds are found together
+
+
+def _label_texts(
+    lines: _Lines,
+    first: int,
+    counts: Sequence[int],
+    images: Sequence[ImageRecord],
+    sizes: Sequence[ImageSize | None],
     dims: int,
     conf: bool,
     report: LossReport,
-) -> list[list[str]]:
-    """The label lines of every image: every object checked, clipped, normalised and formatted at once."""
-    flat: list[tuple[int, _Object, ImageSize]] = [
-        (n, o, size) for n, (_, _, objs, size) in enumerate(plans) if size is not None for o in objs
-    ]
-    lines: list[list[str]] = [[] for _ in plans]
-    if not flat:
-        return lines
-    count = len(flat)
-    per_image = [len(objs) if size is not None else 0 for _, _, objs, size in plans]
-    sizes = np.array([(s.width, s.height) if s is not None else (1, 1) for *_, s in plans], dtype=np.float64)
-    scale = np.repeat(sizes, per_image, axis=0)  # (O, 2)
-    is_box = np.array([o.kind in ("box", "pose") for _, o, _ in flat])  # (O,)
-    box_rows = np.flatnonzero(is_box)
-    ring_rows = np.flatnonzero(~is_box)
+) -> list[str]:
+    """The label file text of a run of images, whose lines start at ``first`` (``counts``: lines per image):
+    every line checked, clipped, normalised and formatted at once."""
+    count = sum(counts)
+    if not count:
+        return [""] * len(counts)
+    stop = first + count
+    kinds = np.array(lines.kind[first:stop], dtype=np.int8)  # (O,)
+    objects = lines.points[first:stop]
+    sizes_arr = np.array([(s.width, s.height) if s is not None else (1, 1) for s in sizes], dtype=np.float64)
+    scale = np.repeat(sizes_arr, counts, axis=0)  # (O, 2)
+    owner = np.repeat(np.arange(len(counts)), counts)  # (O,) image of each line, for the report's examples
+    box_rows = np.flatnonzero(kinds <= BOUNDS)
+    ring_rows = np.flatnonzero(kinds == RING)
     # Boxes: (B, 2, 2) min/max corners; inverted ones sorted.
-    boxes = np.stack([flat[i][1].points for i in box_rows.tolist()]) if len(box_rows) else np.zeros((0, 2, 2))
+    boxes = np.zeros((0, 2, 2))
+    if len(box_rows):
+        boxes = _box_corners(kinds[box_rows], [objects[i] for i in box_rows.tolist()])
     inverted = (boxes[:, 1] < boxes[:, 0]).any(axis=1)
     if inverted.any():
-        first = plans[flat[box_rows[np.argmax(inverted)]][0]][0]
-        report.add(
-            "inverted boxes (max < min) written with their corners sorted", _where(first), int(inverted.sum())
-        )
+        where = _where(images[owner[box_rows[np.argmax(inverted)]]])
+        report.add("inverted boxes (max < min) written with their corners sorted", where, int(inverted.sum()))
         boxes = np.sort(boxes, axis=1)
-    # Rings (polygons, oriented boxes): all points in one array, with each object's slice.
-    ring_sets = [flat[i][1].points for i in ring_rows.tolist()]
-    lengths = np.fromiter((len(r) for r in ring_sets), dtype=np.int64, count=len(ring_sets))
+    # Rings (polygons, oriented boxes): all points in one array, with each line's slice.
+    ring_sets = [objects[i] for i in ring_rows.tolist()]
+    lengths = np.fromiter(map(len, ring_sets), dtype=np.int64, count=len(ring_sets))
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1])) if len(lengths) else np.zeros(0, dtype=np.int64)
     points = np.concatenate(ring_sets) if ring_sets else np.zeros((0, 2))  # (P, 2)
     point_scale = np.repeat(scale[ring_rows], lengths, axis=0)  # (P, 2)
-    # Keypoints of pose objects.
-    kp_rows = [i for i, (_, o, _) in enumerate(flat) if o.keypoints is not None]
-    kps = np.stack([flat[i][1].keypoints for i in kp_rows]) if kp_rows else np.zeros((0, 1, 3))  # (Q, K, 3)
+    # Keypoints of pose lines.
+    kp_rows = np.flatnonzero(kinds == POSE).tolist()
+    kps = np.zeros((0, 1, 3))  # (Q, K, 3)
+    if kp_rows:
+        kps = np.stack([lines.keypoints[first + i] for i in kp_rows])
     # Out of Ultralytics' range: boxes by centre and size, rings by their enclosing box, keypoints by value.
     bad = np.zeros(count, dtype=bool)
     if len(box_rows):
@@ -357,8 +409,8 @@ def _label_lines(
         kp_norm = kps[:, :, :2] / scale[kp_rows][:, None, :]
         bad[kp_rows] |= ((kp_norm < -TOLERANCE) | (kp_norm > 1 + TOLERANCE)).any(axis=(1, 2))
     if bad.any():
-        first = plans[flat[int(np.argmax(bad))][0]][0]
-        report.add("objects reaching outside the image clipped to it", _where(first), int(bad.sum()))
+        where = _where(images[owner[int(np.argmax(bad))]])
+        report.add("objects reaching outside the image clipped to it", where, int(bad.sum()))
         box_bad = bad[box_rows]
         boxes[box_bad] = np.clip(boxes[box_bad], 0.0, scale[box_rows][box_bad][:, None, :])
         point_bad = np.repeat(bad[ring_rows], lengths)
@@ -368,15 +420,18 @@ def _label_lines(
             kps[kp_bad, :, :2] = np.clip(kps[kp_bad, :, :2], 0.0, scale[kp_rows][kp_bad][:, None, :])
     # Normalise and format every value at once.
     centre, extent = numbers.normalise_boxes(boxes[:, 0], boxes[:, 1], scale[box_rows])
-    box_tokens = numbers.tokens(np.concatenate([centre, extent], axis=1))  # 4 per box
-    ring_tokens = numbers.tokens(numbers.normalise(points, point_scale))  # 2 per point
-    text = [""] * count
-    classes = [str(o.cls) for _, o, _ in flat]
-    for j, i in enumerate(box_rows.tolist()):
-        text[i] = f"{classes[i]} {' '.join(box_tokens[4 * j : 4 * j + 4])}"
-    for j, i in enumerate(ring_rows.tolist()):
-        a = 2 * int(starts[j])
-        text[i] = f"{classes[i]} {' '.join(ring_tokens[a : a + 2 * int(lengths[j])])}"
+    box_text = numbers.row_texts(np.concatenate([centre, extent], axis=1))  # 4 values per box
+    ring_text = numbers.run_texts(numbers.normalise(points, point_scale).ravel(), 2 * lengths)
+    if len(box_rows) == count:
+        text = box_text
+    elif len(ring_rows) == count:
+        text = ring_text
+    else:
+        text = [""] * count
+        for i, t in zip(box_rows.tolist(), box_text, strict=True):
+            text[i] = t
+        for i, t in zip(ring_rows.tolist(), ring_text, strict=True):
+            text[i] = t
     if kp_rows:
         k = kps.shape[1]
         xy = numbers.tokens(numbers.normalise(kps[:, :, :2], scale[kp_rows][:, None, :]))  # 2 per point
@@ -390,12 +445,18 @@ def _label_lines(
             parts = [" ".join(xy[2 * k * j : 2 * k * (j + 1)]) for j in range(len(kp_rows))]
         for i, part in zip(kp_rows, parts, strict=True):
             text[i] += " " + part
+    classes = lines.cls[first:stop]
     if conf:
-        for i, (_, o, _) in enumerate(flat):
-            text[i] += f" {float(o.score)!r}"  # type: ignore[arg-type]
-    for (n, _, _), line in zip(flat, text, strict=True):
-        lines[n].append(line)
-    return lines
+        scores = lines.score[first:stop]
+        text = [f"{c} {t} {float(v)!r}" for c, t, v in zip(classes, text, scores, strict=True)]  # type: ignore[arg-type]
+    else:
+        text = [f"{c} {t}" for c, t in zip(classes, text, strict=True)]
+    out: list[str] = []
+    at = 0
+    for n in counts:
+        out.append("\n".join(text[at : at + n]) + "\n" if n else "")
+        at += n
+    return out
 
 
 # ----------------------------------------------------------------------------------------------- write
@@ -436,44 +497,54 @@ def _write(dataset: Dataset, dst: Path, options: WriteOptions, task: str | None)
     k, dims, pose_doc = pose_yaml(dataset, images, report) if task == "pose" else (0, 3, {})
     folders = splits(images, report)
 
-    bounds = _polygon_bounds(images) if task in ("detect", "pose") else None
-    # Build every image's objects first: the confidence column is all or nothing.
-    plans: list[tuple[ImageRecord, str, list[_Object], ImageSize | None]] = []
-    for n, image in enumerate(images):
-        if image.tags or image.attributes or image.extra:
-            _report_image(image, report)
-        known = [a for a in image.annotations if a.label in index]
-        if len(known) < len(image.annotations):
-            for a in image.annotations:
-                if a.label not in index:
-                    _note(report, "annotations of classes missing from the ontology left out", image, a)
-        if task == "pose":
-            objects = _pose_objects(image.with_annotations(known), names, k, report)
-        else:
-            objects = []
-            for a in known:
-                for obj in _shape_objects(task, index[a.label], image, a, report, bounds):
-                    obj.score = a.score
-                    objects.append(obj)
-        size = None
-        if objects:
-            try:
-                size = image.require_size()
-            except (ValueError, FormatError):
-                report.add("annotations of images with unknown size left out", _where(image), len(objects))
-                objects = []
-        plans.append((image, folders[n], objects, size))
-    all_objects = [o for _, _, objs, _ in plans for o in objs]
-    conf = bool(all_objects) and all(o.score is not None for o in all_objects)
-    expected_source = Source.MODEL if conf else Source.HUMAN
-    written = {id(a): a for o in all_objects for a in o.sources}
-    paired = {id(a) for o in all_objects if len(o.sources) > 1 for a in o.sources}  # pose box + keypoints
-    for a in written.values():
-        _report_annotation(a, task, conf, expected_source, report, id(a) in paired)
+    # Every image's lines first: the confidence column is all or nothing.
+    lines = _Lines()
+    counts: list[int] = []  # lines per image
+    weights: list[int] = []  # coordinates per image, for the chunks below
+    sizes: list[ImageSize | None] = []
+    sources: list[Annotation] = []  # the annotations that gave lines, in line order
+    paired: set[int] = set()  # pose box + keypoints annotations sharing a line
+    labels = {a.label for image in images for a in image.annotations}
+    all_known = labels.issubset(index)
+    with rasterio.Env():  # one GDAL environment for every mask traced, not one per mask
+        for image in images:
+            if image.tags or image.attributes or image.extra:
+                _report_image(image, report)
+            known = image.annotations
+            if not all_known:
+                known = tuple(a for a in image.annotations if a.label in index)
+                if len(known) < len(image.annotations):
+                    for a in image.annotations:
+                        if a.label not in index:
+                            _note(report, MISSING_CLASS_NOTE, image, a)
+            start, given = len(lines.cls), len(sources)
+            if task == "pose":
+                weight = _pose_lines(image.with_annotations(known), names, k, report, lines, sources, paired)
+            else:
+                weight = _shape_lines(task, image, known, index, report, lines, sources)
+            size = None
+            if len(lines.cls) > start:
+                try:
+                    size = image.require_size()
+                except (ValueError, FormatError):
+                    lost = len(lines.cls) - start
+                    report.add("annotations of images with unknown size left out", _where(image), lost)
+                    lines.truncate(start)
+                    del sources[given:]
+                    weight = 0
+            counts.append(len(lines.cls) - start)
+            weights.append(weight)
+            sizes.append(size)
+    conf = bool(lines.score) and None not in lines.score
+    written = sources  # each annotation once, in line order (a multi-part polygon gives several lines)
+    if len(np.unique(np.fromiter(map(id, sources), dtype=np.uintp, count=len(sources)))) < len(sources):
+        written = list({id(a): a for a in sources}.values())
+    _report_annotations(written, task, conf, report, paired)
 
     label_files: list[str] = []
     taken: dict[str, str] = {}
-    for image, folder, _, _ in plans:
+    for n, image in enumerate(images):
+        folder = folders[n]
         file_name = safe_relative(image.file_name, file="dataset", where=_where(image))
         stem_key = f"{folder}/{file_name.rsplit('.', 1)[0]}"
         if stem_key in taken:
@@ -488,41 +559,185 @@ def _write(dataset: Dataset, dst: Path, options: WriteOptions, task: str | None)
         if options.copy_images and not copy_media(image, dst / "images" / f"{prefix}{file_name}"):
             report.add("images without a file (labels written, image missing)", _where(image))
 
-    made: set[Path] = set()
-    for start, stop in _chunks(plans):  # memory bounded by a chunk, not by the dataset
-        chunk = _label_lines(plans[start:stop], dims, conf, report)
-        for rel, lines in zip(label_files[start:stop], chunk, strict=True):
-            target = dst / rel
-            if target.parent not in made:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                made.add(target.parent)
-            data = "".join(f"{line}\n" for line in lines).encode("utf-8")
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-            try:  # one open and one write per file: thousands of label files
-                os.write(fd, data)
-            finally:
-                os.close(fd)
-    needs_task = task == "segment" and all_objects and all(len(o.points) == 4 for o in all_objects)
+    with _LabelFiles(dst) as files:
+        first = 0
+        for start, stop in _chunks(weights):  # memory bounded by a chunk, not by the dataset
+            texts = _label_texts(
+                lines, first, counts[start:stop], images[start:stop], sizes[start:stop], dims, conf, report
+            )
+            first += sum(counts[start:stop])
+            for rel, text in zip(label_files[start:stop], texts, strict=True):
+                files.write(rel, text.encode("utf-8"))
+    needs_task = task == "segment" and bool(lines.points) and all(len(p) == 4 for p in lines.points)
     write_yaml(dst / "data.yaml", dataset, names, split_keys(folders.values(), report), pose_doc, needs_task)
     return report
 
 
+def _shape_lines(
+    task: str,
+    image: ImageRecord,
+    annotations: Sequence[Annotation],
+    index: dict[str, int],
+    report: LossReport,
+    lines: _Lines,
+    sources: list[Annotation],
+) -> int:
+    """Add the lines of an image's annotations (not the pose task) and the annotations that gave them to
+    ``sources``; returns the coordinates they hold. Polygons and boxes as they usually come are added here
+    directly: this runs per annotation, 100,000 times on a big dataset."""
+    weight = 0
+    detect, segment = task == "detect", task == "segment"
+    add_cls, add_kind, add_points = lines.cls.append, lines.kind.append, lines.points.append
+    add_score, add_source = lines.score.append, sources.append
+    as_bounds = 0  # polygons written as their boxes, counted in the report at the end
+    for a in annotations:
+        shape = a.shape
+        kind = type(shape)
+        if detect and kind is Polygon:
+            if not as_bounds:  # the first one in place, so that the report keeps its order
+                _note(report, BOUNDS_NOTE, image, a)
+            as_bounds += 1
+            parts = shape.parts
+            points = parts[0].exterior if len(parts) == 1 else _bounds_points(shape)
+            if points is None or not len(points):
+                add_kind(BOX)
+                add_points(_box_points(shape.bounds()))
+            else:
+                add_kind(BOUNDS)
+                add_points(points)
+            weight += 2
+        elif detect and kind is Box and shape.rotation % 360 == 0:
+            add_kind(BOX)
+            add_points((shape.x_min, shape.y_min, shape.x_max, shape.y_max))
+            weight += 2
+        elif segment and kind is Polygon and len(parts := shape.parts) == 1 and not parts[0].holes:
+            ring = parts[0].exterior
+            if len(ring) < 3:
+                weight += _general_lines(task, image, a, index, report, lines, sources)
+                continue
+            add_kind(RING)
+            add_points(ring)
+            weight += len(ring)
+        else:
+            weight += _general_lines(task, image, a, index, report, lines, sources)
+            continue
+        add_cls(index[a.label])
+        add_score(a.score)
+        add_source(a)
+    if as_bounds > 1:
+        report.counts[BOUNDS_NOTE] += as_bounds - 1
+    return weight
+
+
+BOUNDS_NOTE = "polygons and masks written as their bounding boxes (detect task)"
+MISSING_CLASS_NOTE = "annotations of classes missing from the ontology left out"
+
+
+def _general_lines(
+    task: str,
+    image: ImageRecord,
+    a: Annotation,
+    index: dict[str, int],
+    report: LossReport,
+    lines: _Lines,
+    sources: list[Annotation],
+) -> int:
+    """Add the lines of any annotation through :func:`_shape_objects`; returns the coordinates they hold."""
+    weight = 0
+    objects = _shape_objects(task, index[a.label], image, a, report)
+    for obj in objects:
+        obj.score = a.score
+        lines.add(obj)
+        weight += 2 if obj.kind in ("box", "bounds") else len(obj.points)
+    if objects:
+        sources.append(a)
+    return weight
+
+
+def _pose_lines(
+    image: ImageRecord,
+    names: list[str],
+    k: int,
+    report: LossReport,
+    lines: _Lines,
+    sources: list[Annotation],
+    paired: set[int],
+) -> int:
+    """Add the pose lines of an image (:func:`_pose_objects`) and the annotations that gave them to
+    ``sources``; returns the coordinates they hold. Annotations sharing a line go to ``paired``."""
+    weight = 0
+    for obj in _pose_objects(image, names, k, report):
+        lines.add(obj)
+        sources.extend(obj.sources)
+        if len(obj.sources) > 1:
+            paired.update(id(a) for a in obj.sources)
+        weight += 2 + (len(obj.keypoints) if obj.keypoints is not None else 0)
+    return weight
+
+
+class _LabelFiles:
+    """Label files written with one open and one write each (thousands of files), relative to an open
+    folder where the system allows it, so that the kernel does not walk the whole path for every file."""
+
+    MAX_OPEN = 64  # folders kept open at once
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._folders: dict[str, int] = {}  # folder (relative) -> open descriptor, or -1 without dir_fd
+        self._relative = os.open in os.supports_dir_fd
+
+    def __enter__(self) -> _LabelFiles:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close_folders()
+
+    def _close_folders(self) -> None:
+        for fd in self._folders.values():
+            if fd >= 0:
+                os.close(fd)
+        self._folders.clear()
+
+    def _folder(self, folder: str) -> int:
+        fd = self._folders.get(folder)
+        if fd is None:
+            path = self._root / folder
+            path.mkdir(parents=True, exist_ok=True)
+            if len(self._folders) >= self.MAX_OPEN:
+                self._close_folders()
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)) if self._relative else -1
+            self._folders[folder] = fd
+        return fd
+
+    def write(self, rel: str, data: bytes) -> None:
+        folder, _, name = rel.rpartition("/")
+        dir_fd = self._folder(folder)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+        if dir_fd >= 0:
+            fd = os.open(name, flags, 0o666, dir_fd=dir_fd)
+        else:
+            fd = os.open(self._root / rel, flags, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+
+
 CHUNK_POINTS = 50_000  # coordinates normalised and formatted at once (their text is a transient)
-BOUNDS_BLOCK = 8192  # polygons whose bounds are computed together
 
 
-def _chunks(
-    plans: Sequence[tuple[ImageRecord, str, list[_Object], ImageSize | None]],
-) -> list[tuple[int, int]]:
-    """Runs of whole images holding about ``CHUNK_POINTS`` coordinates each."""
+def _chunks(weights: Sequence[int]) -> list[tuple[int, int]]:
+    """Runs of whole images holding about ``CHUNK_POINTS`` coordinates each (``weights``: per image)."""
     out, start, points = [], 0, 0
-    for n, (_, _, objects, _) in enumerate(plans):
-        points += sum(len(o.points) + (len(o.keypoints) if o.keypoints is not None else 0) for o in objects)
+    for n, weight in enumerate(weights):
+        points += weight
         if points >= CHUNK_POINTS:
             out.append((start, n + 1))
             start, points = n + 1, 0
-    if start < len(plans) or not out:
-        out.append((start, len(plans)))
+    if start < len(weights) or not out:
+        out.append((start, len(weights)))
     return out
 
 
@@ -545,25 +760,45 @@ def _report_image(image: ImageRecord, report: LossReport) -> None:
         report.add("image extra fields", _where(image))
 
 
-def _report_annotation(
-    a: Annotation, task: str, conf: bool, expected: Source, report: LossReport, paired: bool = False
+def _report_annotations(
+    annotations: Sequence[Annotation], task: str, conf: bool, report: LossReport, paired: set[int]
 ) -> None:
-    """Report what of one annotation YOLO cannot hold (one check after another: this runs per object)."""
-    if a.attributes:
-        _tally(report, "attributes", a)
-    if a.crowd:
-        _tally(report, "crowd flags", a)
-    if a.track_id is not None:
-        _tally(report, "track ids", a)
-    if a.uncertainty is not None:
-        _tally(report, "uncertainties", a)
-    if a.z_order:
-        _tally(report, "z-order", a)
-    if a.score is not None and not conf:
-        _tally(report, "scores (only written when every object has one)", a)
-    if a.source is not expected:
-        _tally(report, "sources human/model (read back from the confidence column)", a)
-    if a.extra and any(k != CORNERS_KEY for k in a.extra):
-        _tally(report, "annotation extra fields", a)
-    if a.group_id is not None and (task != "pose" or not (paired or isinstance(a.shape, Keypoints | Box))):
-        _tally(report, "group ids (only pose box/keypoint pairs are kept)", a)
+    """Report what of the written annotations YOLO cannot hold: each check over all of them at once (this
+    covers every object), the entries in the order an annotation-by-annotation pass would add them."""
+    expected = Source.MODEL if conf else Source.HUMAN
+    pose = task == "pose"
+    anns = annotations
+    checks: tuple[tuple[str, Callable[[], list[bool]]], ...] = (  # each gives one flag per annotation
+        ("attributes", lambda: [bool(a.attributes) for a in anns]),
+        ("crowd flags", lambda: [bool(a.crowd) for a in anns]),
+        ("track ids", lambda: [a.track_id is not None for a in anns]),
+        ("uncertainties", lambda: [a.uncertainty is not None for a in anns]),
+        ("z-order", lambda: [bool(a.z_order) for a in anns]),
+        (
+            "scores (only written when every object has one)",
+            lambda: [] if conf else [a.score is not None for a in anns],
+        ),
+        (
+            "sources human/model (read back from the confidence column)",
+            lambda: [a.source is not expected for a in anns],
+        ),
+        (
+            "annotation extra fields",
+            lambda: [bool(a.extra) and (len(a.extra) > 1 or CORNERS_KEY not in a.extra) for a in anns],
+        ),
+        (
+            "group ids (only pose box/keypoint pairs are kept)",
+            lambda: [
+                a.group_id is not None
+                and (not pose or not (id(a) in paired or isinstance(a.shape, Keypoints | Box)))
+                for a in anns
+            ],
+        ),
+    )
+    found: list[tuple[int, int, str, int]] = []  # (first annotation with it, check order, what, count)
+    for order, (what, flags_of) in enumerate(checks):
+        hits = flags_of()  # one list of flags at a time: memory bounded by one
+        if True in hits:
+            found.append((hits.index(True), order, what, hits.count(True)))
+    for first, _, what, count in sorted(found):
+        report.add(what, f"annotation {anns[first].id}", count)
