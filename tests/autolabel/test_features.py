@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
-from seglab.autolabel.features import FeatureConfig, as_float_image, compute_features, iter_tiles
+from seglab.autolabel.features import (
+    MAX_FACTOR,
+    FeatureConfig,
+    as_float_image,
+    compute_features,
+    iter_tiles,
+    scale_factor,
+)
 
 
 def test_stack_shape_and_names_agree():
@@ -65,3 +73,49 @@ def test_tiles_cover_the_image_once_and_features_match_inside():
         part = compute_features(img[t.oy0 : t.oy1, t.ox0 : t.ox1], cfg)[t.inner_in_outer]
         np.testing.assert_allclose(part, whole[t.y0 : t.y1, t.x0 : t.x1], atol=1e-4)
     assert (cover == 1).all()
+
+
+def test_wide_scales_use_coarser_grids_only_where_sigma_allows():
+    cfg = FeatureConfig()  # scales 0.7..16, coarse grids while sigma / factor >= 2
+    assert [scale_factor(s, cfg) for s in cfg.sigmas] == [1, 1, 1, 1, 2, 2, 4, 8]
+    assert {scale_factor(s, FeatureConfig(coarse_sigma=0.0)) for s in cfg.sigmas} == {1}
+    with pytest.raises(ValueError, match="coarse_sigma"):
+        FeatureConfig(coarse_sigma=-1.0)
+
+
+def test_coarse_grid_features_follow_the_full_resolution_ones():
+    """Same stack layout; scales at full resolution are identical, coarse ones nearly so (odd image size
+    included: the image is reflected up to a multiple of the factor)."""
+    rng = np.random.default_rng(0)
+    img = cv2.GaussianBlur(rng.random((97, 131)).astype(np.float32), (0, 0), 2.0)
+    img = (img - img.min()) / (img.max() - img.min())
+    coarse_cfg = FeatureConfig(sigmas=(1.0, 4.0, 8.0), color="gray")
+    full_cfg = FeatureConfig(sigmas=(1.0, 4.0, 8.0), color="gray", coarse_sigma=0.0)
+    coarse, full = compute_features(img, coarse_cfg), compute_features(img, full_cfg)
+    assert coarse.shape == full.shape and coarse.flags.c_contiguous
+    names = coarse_cfg.names(1)
+    for i, name in enumerate(names):
+        if name.endswith("@1") and not name.startswith("gray:dog"):
+            np.testing.assert_allclose(coarse[:, :, i], full[:, :, i], atol=1e-6, err_msg=name)
+        corr = np.corrcoef(coarse[:, :, i].ravel(), full[:, :, i].ravel())[0, 1]
+        assert corr > 0.93, (name, corr)
+
+
+def test_models_saved_before_coarse_grids_keep_full_resolution():
+    data = FeatureConfig().to_json()
+    assert data["coarse_sigma"] == 2.0
+    del data["coarse_sigma"]
+    assert FeatureConfig.from_json(data).coarse_sigma == 0.0
+
+
+def test_tiles_on_the_coarse_grid_match_the_whole_image():
+    """Tiles start on multiples of the coarsest grid (tile and halo are multiples of it), so wide scales
+    see the same coarse pixels as in the whole image."""
+    h, w, tile = 250, 203, 48
+    cfg = FeatureConfig(sigmas=(1.0, 16.0), families=("gauss", "grad", "hess", "dog"), color="gray")
+    assert cfg.halo % MAX_FACTOR == 0 and scale_factor(16.0, cfg) == MAX_FACTOR
+    img = np.random.default_rng(2).integers(0, 255, size=(h, w), dtype=np.uint8)
+    whole = compute_features(img, cfg)
+    for t in iter_tiles(h, w, tile, cfg.halo):
+        part = compute_features(img[t.oy0 : t.oy1, t.ox0 : t.ox1], cfg)[t.inner_in_outer]
+        np.testing.assert_allclose(part, whole[t.y0 : t.y1, t.x0 : t.x1], atol=1e-4)

@@ -49,6 +49,30 @@ def test_tiled_prediction_equals_whole_image(trained):
     np.testing.assert_allclose(tiled.proba, whole.proba, atol=1e-4)
 
 
+def test_tile_sizes_off_the_coarse_feature_grid_are_rounded_up(trained):
+    """The 4 px scale is filtered on a 2x coarser grid; a 21 px tile would start tiles off that grid."""
+    test = scene(9, size=80)
+    whole = trained.predict(test.pixels)
+    trained.tile = 21
+    try:
+        assert trained.aligned_tile == 24
+        tiled = trained.predict(test.pixels)
+    finally:
+        trained.tile = 512
+    np.testing.assert_allclose(tiled.proba, whole.proba, atol=1e-4)
+
+
+def test_members_differ_and_the_pixel_stage_has_its_own_rounds():
+    """Members are subsets of one binned dataset yet differ (other pixels, other seeds)."""
+    s = scene(4, size=64, n_objects=3)
+    model = train_pixel_classifier([s.pixels], [s.labels], CLASSES, fast_config(members=3))
+    assert len(model.members) == 3
+    dumps = [b.model_to_string() for b in model.members]
+    assert len(set(dumps)) == 3
+    assert model.info["config"]["stage1_rounds"] == fast_config().stage1_rounds
+    assert model.stage1.current_iteration() == fast_config().stage1_rounds
+
+
 def test_learns_from_sparse_scribbles():
     """A few brush strokes per class (polylines) on two images; every other pixel is unlabeled."""
     images, maps = [], []
