@@ -338,6 +338,8 @@ def units(image: ImageRecord) -> list[Unit]:
     for i, a in enumerate(anns):
         if a.group_id is not None:
             groups.setdefault((a.group_id, a.label), []).append(i)
+    if not groups:  # most images: every annotation stands alone
+        return [Unit(a) for a in anns]
     merged: dict[int, Unit] = {}
     absorbed: set[int] = set()
     for members in groups.values():
@@ -546,7 +548,9 @@ def _polygon_json(
         "id": unit.coco_id,
         "image_id": image_id,
         "category_id": cid,
-        "segmentation": [p.exterior.ravel() for p in shape.parts],  # numpy: orjson writes them directly
+        "segmentation": [p.exterior.ravel() for p in parts]  # numpy: orjson writes them directly
+        if len(parts := shape.parts) > 1
+        else [parts[0].exterior.ravel()],
         "area": written_area,
         "bbox": written_bbox,
         "iscrowd": int(ann.crowd),
