@@ -9,10 +9,8 @@ of images are checked, clipped, normalised and turned into text in one vectorise
 
 from __future__ import annotations
 
-import gc
 import os
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from seglab.core.errors import FormatError
 from seglab.core.geometry import Box, Keypoints, Polygon, PolygonPart, Polyline
 from seglab.core.mask import Mask
 from seglab.core.raster import mask_to_polygon
+from seglab.core.runtime import gc_paused
 from seglab.formats.base import LossReport, WriteOptions
 from seglab.formats.media import copy_media
 from seglab.formats.safe_io import safe_relative
@@ -468,21 +467,8 @@ def write(dataset: Dataset, dst: Path, options: WriteOptions, task: str | None =
     ``task`` (detect, segment, obb, pose) defaults to the content: pose if any keypoints, else segment
     if any polygon or mask, else obb if any rotated box, else detect; ``options.yolo_task`` when not given.
     """
-    with _without_gc():
+    with gc_paused():  # every object is planned at once, none in a reference cycle
         return _write(dataset, Path(dst), options, task)
-
-
-@contextmanager
-def _without_gc() -> Iterator[None]:
-    """Pause Python's cycle collector while every object is planned: none is in a reference cycle, and
-    on 100,000 objects the collector would walk the whole dataset again and again for nothing."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _write(dataset: Dataset, dst: Path, options: WriteOptions, task: str | None) -> LossReport:
