@@ -32,7 +32,7 @@ from seglab.core.annotation import Annotation
 from seglab.core.conventions import ImageSize
 from seglab.service.access import Actor, ImageStatus, Role, Scope, require_editable, require_image
 from seglab.service.errors import Conflict, Invalid, NotFound, PreconditionFailed, PreconditionRequired
-from seglab.service.validation import annotation_problems
+from seglab.service.validation import annotation_problems, outside_flags
 from seglab.service.views import AnnotationSet, HistoryView
 from seglab.storage import repositories as repo
 from seglab.storage.codec import GEOMETRY_KEYS, CodecError
@@ -188,13 +188,20 @@ def _check(scope: Scope, objects: Iterable[tuple[Annotation | Doc, str | None]])
     image = scope.the_image
     ontology = repo.get_ontology(scope.project)
     size = ImageSize(image.width, image.height)
-    problems: list[str] = []
+    decoded: list[tuple[Annotation, str | None] | str] = []  # an annotation, or why it cannot be one
     for obj, name in objects:
         try:
-            annotation = obj if isinstance(obj, Annotation) else repo.from_doc(obj)
-            problems.extend(annotation_problems(annotation, ontology, size, name))
+            decoded.append((obj if isinstance(obj, Annotation) else repo.from_doc(obj), name))
         except CodecError as exc:
-            problems.append(str(exc))
+            decoded.append(str(exc))
+    # Every polygon's bounds in one numpy pass, then each object's reasons in the order of the objects.
+    flags = iter(outside_flags([d[0] for d in decoded if not isinstance(d, str)], size))
+    problems: list[str] = []
+    for entry in decoded:
+        if isinstance(entry, str):
+            problems.append(entry)
+        else:
+            problems.extend(annotation_problems(entry[0], ontology, size, entry[1], next(flags)))
         if len(problems) >= 100:
             break
     if problems:
@@ -219,8 +226,10 @@ def _commit(
     expected: int,
     action: str,
     restored_from: int | None = None,
+    checked: bool = False,
 ) -> int:
-    """Apply the changes as version ``expected + 1`` (nothing happens when there are none)."""
+    """Apply the changes as version ``expected + 1`` (nothing happens when there are none); ``checked``
+    as in :func:`repo.append_history`."""
     image = scope.the_image
     if not changes:
         return image.annotation_version
@@ -239,6 +248,7 @@ def _commit(
         user_id=actor.user_id,
         changes=changes,
         restored_from=restored_from,
+        checked=checked,
     )
     if image.status == ImageStatus.NEW and not scope.role.at_least(Role.REVIEWER):
         image.status = ImageStatus.IN_PROGRESS.value
@@ -415,12 +425,15 @@ def save_documents(
             else:
                 name = f"object {object_id} (at index {index})"
             stored = before.get(object_id)
-            doc = sent if sent.get("id") == object_id else {**sent, "id": object_id}
-            if stored is not None and _same(stored, doc):
-                after[object_id] = stored
-                continue
-            if parse is not None:
+            if parse is not None and stored is None:  # new: no copy of what the parse replaces
                 doc = {**parse(sent, name), "id": object_id}
+            else:
+                doc = sent if sent.get("id") == object_id else {**sent, "id": object_id}
+                if stored is not None and _same(stored, doc):
+                    after[object_id] = stored
+                    continue
+                if parse is not None:
+                    doc = {**parse(sent, name), "id": object_id}
             try:
                 annotation = repo.from_doc(doc)
             except (CodecError, KeyError, TypeError, ValueError) as exc:
@@ -428,7 +441,9 @@ def save_documents(
             # Point lists stay numpy arrays (no Python list per vertex; orjson writes the same bytes), and
             # the JSON columns are encoded once here, for the cache, the rows and the history entry.
             try:
-                canonical, encoded = repo.encoded_doc(repo.to_doc(annotation, arrays=True), name)
+                canonical, encoded = repo.encoded_doc(
+                    repo.to_doc(annotation, arrays=True), name, geometry_checked=True
+                )
             except ValueError as exc:
                 raise Invalid(str(exc)) from None
             if stored is not None and (stored == encoded or orjson.loads(stored) == orjson.loads(encoded)):
@@ -458,7 +473,9 @@ def save_documents(
         scope = _editable(s, actor, project_id, image_id, expected)
         if scope.project.ontology_version != prepared.ontology_version:
             _check(scope, prepared.checked)  # the ontology changed meanwhile: check against the new one
-        version = _commit(s, scope, actor, prepared.changes, expected=expected, action="save")
+        # Every document of the changes is checked: the new ones by encoded_doc, the old ones are
+        # stored JSON (which cannot hold NaN or infinity).
+        version = _commit(s, scope, actor, prepared.changes, expected=expected, action="save", checked=True)
         return repo.EncodedDocs.key(s, scope.the_image, version), version
 
     # Everything that costs CPU (comparing, parsing, validating, encoding) happens in a read transaction
@@ -468,8 +485,11 @@ def save_documents(
     if not prepared.changes:
         return AnnotationSet(image_id, expected, prepared.objects.array())
     key, version = db.write(_save)
-    _remember(key, prepared.objects)  # after the commit: a rolled-back save must leave no trace
-    return AnnotationSet(image_id, version, prepared.objects.array())
+    encoded = prepared.objects.array()
+    # After the commit: a rolled-back save must leave no trace.
+    repo.DOCS_CACHE.put(key, encoded)
+    repo.DOCS_CACHE.put(_index_key(key), prepared.objects.index())
+    return AnnotationSet(image_id, version, encoded)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,18 @@ from seglab.core.ontology import (
 )
 
 GEOMETRY_KEYS = tuple(t.value for t in ShapeType)
+# Enum members and values looked up in plain dicts: an enum's attribute access and call run Python code,
+# several times per object when thousands of objects are decoded and encoded per save.
+_BOX, _POLYGON, _POLYLINE, _KEYPOINTS, _MASK = (
+    ShapeType.BOX.value,
+    ShapeType.POLYGON.value,
+    ShapeType.POLYLINE.value,
+    ShapeType.KEYPOINTS.value,
+    ShapeType.MASK.value,
+)
+_KIND_NAMES: dict[ShapeType, str] = {t: t.value for t in ShapeType}
+_SOURCES: dict[str, Source] = {s.value: s for s in Source}
+_SOURCE_NAMES: dict[Source, str] = {s: s.value for s in Source}
 
 
 class CodecError(ValueError):
@@ -91,7 +103,7 @@ def _ring(value: Any, what: str) -> np.ndarray:
     ring = _points(value, 2, what)
     if isinstance(value, np.ndarray):
         ring = ring.copy()  # never freeze or alias the caller's array
-    if len(ring) > 1 and (ring[0] == ring[-1]).all():
+    if len(ring) > 1 and ring[0].tolist() == ring[-1].tolist():  # Python floats: no numpy call per ring
         ring = ring[:-1]
     ring.setflags(write=False)
     return ring
@@ -155,9 +167,9 @@ def mask_from_json(doc: Mapping[str, Any], what: str = "mask") -> Mask:
 
 def shape_from_json(kind: str, doc: Any, what: str = "shape") -> ShapeValue:
     """The core shape of ``kind`` from its geometry document (checked: finite numbers, right layout)."""
-    if not isinstance(doc, Mapping):
+    if type(doc) is not dict and not isinstance(doc, Mapping):
         raise CodecError(f"{what}: {kind} geometry must be an object")
-    if kind == ShapeType.BOX:
+    if kind == _BOX:
         values = []
         for key in ("x_min", "y_min", "x_max", "y_max"):
             v = doc.get(key)
@@ -168,13 +180,13 @@ def shape_from_json(kind: str, doc: Any, what: str = "shape") -> ShapeValue:
         if isinstance(rotation, bool) or not isinstance(rotation, int | float) or not np.isfinite(rotation):
             raise CodecError(f"{what}: box rotation must be a finite number")
         return Box(*values, rotation=float(rotation))
-    if kind == ShapeType.POLYGON:
+    if kind == _POLYGON:
         parts_doc = doc.get("parts")
         if not isinstance(parts_doc, list) or not parts_doc:
             raise CodecError(f"{what}: polygon needs a non-empty list of parts")
         parts = []
         for i, part in enumerate(parts_doc):
-            if not isinstance(part, Mapping):
+            if type(part) is not dict and not isinstance(part, Mapping):
                 raise CodecError(f"{what}: polygon part {i} must be an object with an exterior")
             exterior = _ring(part.get("exterior"), f"{what}: polygon part {i} exterior")
             holes_doc = part.get("holes", [])
@@ -183,11 +195,11 @@ def shape_from_json(kind: str, doc: Any, what: str = "shape") -> ShapeValue:
             holes = tuple(_ring(h, f"{what}: polygon part {i} hole {j}") for j, h in enumerate(holes_doc))
             parts.append(PolygonPart.trusted(exterior, holes))
         return Polygon(tuple(parts))
-    if kind == ShapeType.POLYLINE:
+    if kind == _POLYLINE:
         return Polyline(_points(doc.get("points"), 2, f"{what}: polyline points"))
-    if kind == ShapeType.KEYPOINTS:
+    if kind == _KEYPOINTS:
         return Keypoints(_points(doc.get("points"), 3, f"{what}: keypoints points"))
-    if kind == ShapeType.MASK:
+    if kind == _MASK:
         return mask_from_json(doc, what)
     raise CodecError(f"{what}: unknown kind {kind!r}; expected one of {', '.join(GEOMETRY_KEYS)}")
 
@@ -197,14 +209,14 @@ def shape_from_json(kind: str, doc: Any, what: str = "shape") -> ShapeValue:
 
 def annotation_to_json(ann: Annotation, *, arrays: bool = False) -> dict[str, Any]:
     """The annotation document (``arrays``: point lists as numpy arrays, see :func:`shape_to_json`)."""
-    kind = ann.kind.value
+    kind = _KIND_NAMES[ann.kind]
     return {
         "id": ann.id,
         "label": ann.label,
         "kind": kind,
         kind: shape_to_json(ann.shape, arrays=arrays),
         "attributes": dict(ann.attributes),
-        "source": ann.source.value,
+        "source": _SOURCE_NAMES[ann.source],
         "score": ann.score,
         "uncertainty": ann.uncertainty,
         "z_order": ann.z_order,
@@ -215,6 +227,11 @@ def annotation_to_json(ann: Annotation, *, arrays: bool = False) -> dict[str, An
     }
 
 
+def _source(value: Any) -> Source:
+    found = _SOURCES.get(value) if isinstance(value, str) else None
+    return found if found is not None else Source(value)  # Source() raises the usual ValueError
+
+
 def annotation_from_json(doc: Mapping[str, Any]) -> Annotation:
     """Inverse of :func:`annotation_to_json` (documents from the database or the history)."""
     kind = doc["kind"]
@@ -223,7 +240,7 @@ def annotation_from_json(doc: Mapping[str, Any]) -> Annotation:
         label=doc["label"],
         shape=shape_from_json(kind, doc[kind], what=f"object {doc['id']}"),
         attributes=dict(doc.get("attributes") or {}),
-        source=Source(doc.get("source", "human")),
+        source=_source(doc.get("source", "human")),
         score=doc.get("score"),
         uncertainty=doc.get("uncertainty"),
         z_order=int(doc.get("z_order") or 0),

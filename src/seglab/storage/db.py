@@ -59,7 +59,7 @@ class JSONText:
         return hash(self.text)
 
 
-def _all_finite(value: Any) -> bool:
+def all_finite_json(value: Any) -> bool:
     """No NaN or infinity anywhere in ``value`` (nested lists, tuples, dicts and numpy arrays)."""
     kind = type(value)
     if kind is float:
@@ -67,7 +67,7 @@ def _all_finite(value: Any) -> bool:
     if kind is str or kind is int or kind is bool or value is None or kind is JSONText:
         return True
     if kind is dict:
-        return all(map(_all_finite, value.values()))
+        return all(map(all_finite_json, value.values()))
     if kind is np.ndarray:
         return value.dtype.kind not in "fc" or all_finite(value)
     if kind is list or kind is tuple:
@@ -82,24 +82,26 @@ def _all_finite(value: Any) -> bool:
                     return True
             except (TypeError, OverflowError):
                 pass  # holds other things after the first number, or an integer beyond a float's range
-        return all(map(_all_finite, value))
+        return all(map(all_finite_json, value))
     if isinstance(value, float | np.floating):  # a subclass such as numpy.float64
         return math.isfinite(value)
     if isinstance(value, list | tuple):
-        return all(map(_all_finite, value))
+        return all(map(all_finite_json, value))
     if isinstance(value, Mapping):
-        return all(map(_all_finite, value.values()))
+        return all(map(all_finite_json, value.values()))
     return True  # other scalars: nothing to check
 
 
-def encode_json(value: Any, what: str = "value") -> JSONText:
+def encode_json(value: Any, what: str = "value", *, checked: bool = False) -> JSONText:
     """``value`` as standard JSON for a JSON column; ValueError naming ``what`` for NaN or infinity.
 
     ``value`` may hold numpy arrays (the point lists of the codec's ``arrays=True`` documents).
+    ``checked``: the caller has already checked every number finite (the codec does when it decodes a
+    geometry), so the walk over ``value`` is skipped.
     """
     if type(value) is dict and not value:
         return _EMPTY_OBJECT  # most attributes and extras: nothing to check or encode
-    if not _all_finite(value):
+    if not checked and not all_finite_json(value):
         raise ValueError(f"{what} contains NaN or infinity, which JSON cannot hold")
     try:
         return JSONText(orjson.dumps(value, default=_splice, option=_ORJSON_OPTIONS).decode())

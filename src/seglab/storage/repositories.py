@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from seglab.core.annotation import Annotation
@@ -26,7 +26,7 @@ from seglab.storage.codec import (
     ontology_from_json,
     ontology_to_json,
 )
-from seglab.storage.db import JSONText, encode_json
+from seglab.storage.db import JSONText, all_finite_json, encode_json
 from seglab.storage.models import AnnotationRow, BlobClaim, HistoryRow, Image, Job, Project, utcnow
 
 Doc = dict[str, Any]
@@ -119,14 +119,28 @@ def _encoded_row_values(doc: Doc, image_id: int, project_id: int) -> Doc:
     return values
 
 
-def encoded_doc(doc: Doc, what: str) -> tuple[Doc, bytes]:
+def encoded_doc(doc: Doc, what: str, *, geometry_checked: bool = False) -> tuple[Doc, bytes]:
     """``doc`` with its JSON columns (geometry, attributes, extra) encoded once and checked finite, and
     the whole document's JSON: the row, the cached JSON and the history entry all reuse those parts.
-    ValueError (naming ``what``) for NaN or infinity anywhere."""
+    ValueError (naming ``what``) for NaN or infinity anywhere. ``geometry_checked``: the geometry is that
+    of an annotation the codec has just decoded (its numbers checked finite there), so it is encoded
+    without a second check."""
     parts = dict(doc)
-    for key in (doc["kind"], "attributes", "extra"):
-        parts[key] = encode_json(doc[key], f"{what} {key}")
-    return parts, encode_json(parts, what).text.encode()
+    kind = doc["kind"]
+    for key in (kind, "attributes", "extra"):
+        parts[key] = encode_json(doc[key], f"{what} {key}", checked=geometry_checked and key == kind)
+    # The rest are scalars (score, uncertainty: the only floats); anything else gets the full walk.
+    for value in parts.values():
+        kind_of_value = type(value)
+        if kind_of_value is float:
+            if not math.isfinite(value):
+                raise ValueError(f"{what} contains NaN or infinity, which JSON cannot hold")
+        elif kind_of_value not in _PLAIN_SCALARS and not all_finite_json(value):
+            raise ValueError(f"{what} contains NaN or infinity, which JSON cannot hold")
+    return parts, encode_json(parts, what, checked=True).text.encode()
+
+
+_PLAIN_SCALARS = frozenset((str, int, bool, type(None), JSONText))
 
 
 def to_doc(annotation: Annotation, *, arrays: bool = False) -> Doc:
@@ -258,23 +272,41 @@ def load_annotations(session: Session, image_id: int) -> list[Annotation]:
     return [from_doc(d) for d in current_docs(session, image_id).values()]
 
 
+def _bump_statement(greatest: Any) -> Any:
+    """The compare-and-set of :func:`bump_version`, built once with bound parameters: building the
+    statement anew cost about as much as running it, on every save."""
+    return (
+        update(Image)
+        .where(Image.id == bindparam("bump_image"), Image.annotation_version == bindparam("bump_expected"))
+        .values(
+            annotation_version=bindparam("bump_next", type_=Integer),
+            next_object_id=greatest(Image.next_object_id, bindparam("bump_next_object", type_=Integer)),
+            updated_at=bindparam("bump_now", type_=Image.__table__.c.updated_at.type),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+_BUMP_SQLITE = _bump_statement(func.max)
+_BUMP = _bump_statement(func.greatest)
+
+
 def bump_version(session: Session, image: Image, expected: int, *, next_object_id: int) -> bool:
     """Compare-and-set the image's annotation version from ``expected`` to ``expected + 1``.
 
     False when another transaction got there first: every writer goes through this statement, so on
     PostgreSQL the row lock orders them and on SQLite the write lock does.
     """
+    statement = _BUMP_SQLITE if session.get_bind().dialect.name == "sqlite" else _BUMP
     result = session.execute(
-        update(Image)
-        .where(Image.id == image.id, Image.annotation_version == expected)
-        .values(
-            annotation_version=expected + 1,
-            next_object_id=func.max(Image.next_object_id, next_object_id)
-            if session.get_bind().dialect.name == "sqlite"
-            else func.greatest(Image.next_object_id, next_object_id),
-            updated_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
+        statement,
+        {
+            "bump_image": image.id,
+            "bump_expected": expected,
+            "bump_next": expected + 1,
+            "bump_next_object": next_object_id,
+            "bump_now": utcnow(),
+        },
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
@@ -308,9 +340,11 @@ def append_history(
     user_id: int | None,
     changes: Sequence[Change],
     restored_from: int | None = None,
+    checked: bool = False,
 ) -> None:
     """One history row holding the before/after of every object the change touched (one statement, its
-    JSON encoded once with orjson after the finiteness check)."""
+    JSON encoded once with orjson after the finiteness check; ``checked``: every document is already
+    checked finite, e.g. made by :func:`encoded_doc` or read from stored JSON)."""
     session.execute(
         insert(HistoryRow).values(
             image_id=image.id,
@@ -318,7 +352,9 @@ def append_history(
             version=version,
             action=action,
             user_id=user_id,
-            changes=encode_json([c.to_json() for c in changes], f"history of image {image.id}"),
+            changes=encode_json(
+                [c.to_json() for c in changes], f"history of image {image.id}", checked=checked
+            ),
             restored_from=restored_from,
             created_at=utcnow(),
         )

@@ -25,10 +25,12 @@ from seglab.api.schemas import (
     ObjectPublic,
     VersionPublic,
 )
+from seglab.core.runtime import gc_paused
 from seglab.service import annotations as service
 from seglab.service.annotations import MAX_OBJECTS
 from seglab.service.errors import Invalid
 from seglab.service.views import AnnotationSet
+from seglab.storage.db import Database
 from seglab.storage.repositories import to_doc
 
 router = APIRouter(tags=["annotations"], route_class=FastJSONRoute)
@@ -151,20 +153,27 @@ async def save_annotations(
     image of thousands of objects costs what its changes cost; new and changed objects are validated
     against the schema (``AnnotationCreate``), the ontology and the image.
     """
-    documents = _documents(await request.body())
+    body = await request.body()
     result = await run_in_threadpool(
         functools.partial(
-            service.save_documents,
+            _save_body,
+            body,
             services.db,
             actor=actor,
             project_id=project_id,
             image_id=image_id,
-            documents=documents,
             expected_version=version,
-            parse=_parse,
         )
     )
     return _set_json(result)
+
+
+def _save_body(body: bytes, db: Database, **save: Any) -> AnnotationSet:
+    """Parse and save a whole-image body, in a worker thread (the parse of thousands of polygons would
+    hold up the event loop) with the cycle collector paused: the request builds hundreds of thousands
+    of small lists and dicts, none in a cycle, all freed by reference counting before the pause ends."""
+    with gc_paused():
+        return service.save_documents(db, documents=_documents(body), parse=_parse, **save)
 
 
 @router.post(PREFIX + "/annotations", response_model=ObjectPublic, status_code=status.HTTP_201_CREATED)
