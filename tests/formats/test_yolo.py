@@ -625,14 +625,67 @@ def test_loose_layout_reports_labels_without_images(tmp_path: Path) -> None:
 
 
 def _shortest_one_by_one(target: float, size: float) -> float:
-    """The reference: the shortest decimal of 1..17 places that multiplies back to ``target``."""
-    v = target / size
+    """The reference: the shortest decimal of 1..17 places that multiplies back to ``target`` (candidates
+    rounded as the writer rounds them, ``np.round``, which differs from ``round`` in the last digit)."""
+    v = np.float64(target) / np.float64(size)
     for places in range(1, 18):
         step = 10.0**-places
-        for cand in (round(v, places), round(v + step, places), round(v - step, places)):
+        for cand in (np.round(v, places), np.round(v + step, places), np.round(v - step, places)):
             if cand * size == target:
-                return cand
-    return v
+                return float(cand)
+    return float(v)
+
+
+def _box_one_by_one(lo: float, hi: float, size: float) -> tuple[float, float]:
+    """The reference for one box axis: the first centre and size candidates (1..17 places, centre then
+    size, nearest then one unit up then down) for which ``c*W -/+ (s*W)/2`` gives back ``lo`` and ``hi``."""
+    lo64, hi64, w = np.float64(lo), np.float64(hi), np.float64(size)
+    c_est, s_est = (lo64 + hi64) / 2.0 / w, (hi64 - lo64) / w
+    exact = c_est * w - (s_est * w) / 2.0 == lo64 and c_est * w + (s_est * w) / 2.0 == hi64
+    if exact and np.round(c_est, 12) == c_est and np.round(s_est, 12) == s_est:
+        return float(c_est), float(s_est)
+    for places in range(1, 18):
+        step = 10.0**-places
+        sizes = (np.round(s_est, places), np.round(s_est + step, places), np.round(s_est - step, places))
+        for c in (np.round(c_est, places), np.round(c_est + step, places), np.round(c_est - step, places)):
+            for s in sizes:
+                if c * w - (s * w) / 2.0 == lo64 and c * w + (s * w) / 2.0 == hi64:
+                    return float(c), float(s)
+    return float(c_est), float(s_est)
+
+
+_COORDINATE = st.one_of(
+    st.floats(0, 2000, allow_nan=False),
+    st.integers(0, 200_000).map(lambda n: n / 100),  # two decimals, as COCO files hold them
+    st.integers(0, 4000).map(float),
+    st.floats(-1e6, 1e12, allow_nan=False),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_COORDINATE, _COORDINATE, st.integers(1, 4000)), min_size=1, max_size=60))
+def test_box_normalisation_matches_the_box_by_box_search(boxes: list[tuple[float, float, int]]) -> None:
+    """The pruned search (only candidates within reach of the estimate are tried) finds what trying every
+    candidate finds."""
+    lo = np.array([[min(a, b)] for a, b, _ in boxes])
+    hi = np.array([[max(a, b)] for a, b, _ in boxes])
+    sizes = np.array([[float(w)] for _, _, w in boxes])
+    centre, extent = numbers.normalise_boxes(lo, hi, sizes)
+    expected = [_box_one_by_one(min(a, b), max(a, b), w) for a, b, w in boxes]
+    assert list(zip(centre[:, 0].tolist(), extent[:, 0].tolist(), strict=True)) == expected
+
+
+def test_box_normalisation_of_a_benchmark_like_sample_matches_the_box_by_box_search() -> None:
+    rng = np.random.default_rng(3)
+    corner = np.round(rng.uniform(0, 600, (3000, 2)), 2)
+    lo, hi = corner, np.minimum(corner + np.round(rng.uniform(0, 120, (3000, 2)), 2), [640, 480])
+    sizes = np.broadcast_to([640.0, 480.0], lo.shape).copy()
+    centre, extent = numbers.normalise_boxes(lo, hi, sizes)
+    for axis in (0, 1):
+        triples = zip(lo[:, axis].tolist(), hi[:, axis].tolist(), sizes[:, axis].tolist(), strict=True)
+        expected = [_box_one_by_one(a, b, w) for a, b, w in triples]
+        got = list(zip(centre[:, axis].tolist(), extent[:, axis].tolist(), strict=True))
+        assert got == expected
 
 
 @settings(max_examples=30, deadline=None)

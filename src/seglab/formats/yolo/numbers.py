@@ -20,6 +20,9 @@ except ImportError:  # pragma: no cover - exercised only where orjson is not ins
 
 MAX_PLACES = 17
 SHORT = 12  # decimals of a quotient taken as it is (see _settled)
+EPS = float(np.finfo(np.float64).eps)
+SLACK = 64.0  # times the proven bound on how far a hit can be from its estimate (see _reach)
+TINY = 1e-290  # keeps a reach above zero around zero and subnormal values
 
 
 def _candidates(v: np.ndarray, places: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -33,6 +36,29 @@ def _settled(v: np.ndarray, exact: np.ndarray) -> np.ndarray:
     that short differ by far more than the rounding of one multiplication, so no shorter decimal can
     multiply back to the same pixel value: the search would return the quotient itself."""
     return exact & (np.round(v, SHORT) == v)
+
+
+def _reach(magnitude: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """How far from its estimate a box's centre or size can be and still multiply back: a hit needs the
+    reader's sums to round to the pixel values, so it lies within a few ``EPS * magnitude / scale`` of the
+    estimate (the bounds work out at 3 for the centre, 6 for the size; ``SLACK`` leaves room). Infinite
+    where it is not a number (then nothing is skipped)."""
+    with np.errstate(all="ignore"):
+        reach = SLACK * EPS * (magnitude + TINY) / np.abs(scale)
+    reach[np.isnan(reach)] = np.inf
+    return reach
+
+
+def _within(estimates: np.ndarray, places: int, reach: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where a candidate of ``places`` decimals can lie within ``reach`` of the estimate, and where the
+    only such candidate is the estimate itself (already tried: the plain quotient). Candidates are the
+    nearest decimal (``np.round``, as the search computes it) and, once a decimal unit is small beside the
+    reach, those one unit either side (at least half a unit away, less their rounding)."""
+    step = 10.0**-places
+    nearest = np.round(estimates, places)
+    near = np.abs(nearest - estimates) <= reach
+    beside = 0.5 * step <= reach + 8.0 * EPS * (np.abs(estimates) + step)
+    return near | beside, ~beside & (nearest == estimates)
 
 
 def normalise(values: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -58,7 +84,8 @@ def normalise(values: np.ndarray, scale: np.ndarray) -> np.ndarray:
 def normalise_boxes(lo: np.ndarray, hi: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Normalised centres and sizes of boxes ``lo..hi`` (``(N, 2)`` each, ``scale`` ``(N, 2)``): the
     shortest decimals for which the reader's ``c*W -/+ (s*W)/2`` gives back ``lo`` and ``hi`` exactly;
-    else the plain quotients. Searched per axis, over every box at once."""
+    else the plain quotients. Searched per axis, over every box at once; at each number of decimals only
+    the boxes whose centre and size both have a candidate within reach (:func:`_within`) are tried."""
     c_out = (lo + hi) / 2.0 / scale
     s_out = (hi - lo) / scale
     for axis in range(lo.shape[1] if lo.ndim == 2 else 0):
@@ -67,20 +94,29 @@ def normalise_boxes(lo: np.ndarray, hi: np.ndarray, scale: np.ndarray) -> tuple[
         c_res, s_res = c_out[:, axis], s_out[:, axis]  # views: written in place
         exact = ((c_est * w) - (s_est * w) / 2.0 == lo_a) & ((c_est * w) + (s_est * w) / 2.0 == hi_a)
         todo = np.flatnonzero(~(_settled(c_est, exact) & _settled(s_est, exact)))
+        reach = _reach(np.maximum(np.abs(lo_a[todo]), np.abs(hi_a[todo])), w[todo])  # aligned with todo
+        inexact = ~exact[todo]
         for places in range(1, MAX_PLACES + 1):
             if not todo.size:
                 break
-            l_t, h_t, w_t = lo_a[todo], hi_a[todo], w[todo]
-            settled = np.zeros(todo.size, dtype=bool)
-            sizes = _candidates(s_est[todo], places)
-            for c in _candidates(c_est[todo], places):
+            c_t, s_t = c_est[todo], s_est[todo]
+            c_possible, c_itself = _within(c_t, places, reach)
+            s_possible, s_itself = _within(s_t, places, reach)
+            tried = np.flatnonzero(c_possible & s_possible & ~(c_itself & s_itself & inexact))
+            rows = todo[tried]
+            l_t, h_t, w_t = lo_a[rows], hi_a[rows], w[rows]
+            settled = np.zeros(tried.size, dtype=bool)
+            sizes = _candidates(s_t[tried], places)
+            for c in _candidates(c_t[tried], places):
                 centre = c * w_t
                 for size in sizes:
                     half = (size * w_t) / 2.0
                     hit = ~settled & ((centre - half) == l_t) & ((centre + half) == h_t)
-                    c_res[todo[hit]], s_res[todo[hit]] = c[hit], size[hit]
+                    c_res[rows[hit]], s_res[rows[hit]] = c[hit], size[hit]
                     settled |= hit
-            todo = todo[~settled]
+            keep = np.ones(todo.size, dtype=bool)
+            keep[tried[settled]] = False
+            todo, reach, inexact = todo[keep], reach[keep], inexact[keep]
     return c_out, s_out
 
 

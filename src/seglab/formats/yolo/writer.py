@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import not_
 from pathlib import Path
 from typing import Any
 
@@ -333,10 +335,10 @@ def _box_corners(kinds: np.ndarray, points: list[Any]) -> np.ndarray:
     given = kinds != BOUNDS
     flags = given.tolist()
     if any(flags):
-        corners = [p for p, g in zip(points, flags, strict=True) if g]
+        corners = list(compress(points, flags))
         boxes[given] = np.array(corners, dtype=np.float64).reshape(-1, 2, 2)
     if not all(flags):
-        sets = [p for p, g in zip(points, flags, strict=True) if not g]
+        sets = list(compress(points, map(not_, flags)))
         found = np.empty((len(sets), 2, 2))
         for at in range(0, len(sets), BOUNDS_BLOCK):  # blocks: all vertices at once would be a big copy
             block = sets[at : at + BOUNDS_BLOCK]
@@ -378,14 +380,15 @@ def _label_texts(
     # Boxes: (B, 2, 2) min/max corners; inverted ones sorted.
     boxes = np.zeros((0, 2, 2))
     if len(box_rows):
-        boxes = _box_corners(kinds[box_rows], [objects[i] for i in box_rows.tolist()])
+        box_sets = objects if len(box_rows) == count else [objects[i] for i in box_rows.tolist()]
+        boxes = _box_corners(kinds[box_rows], box_sets)
     inverted = (boxes[:, 1] < boxes[:, 0]).any(axis=1)
     if inverted.any():
         where = _where(images[owner[box_rows[np.argmax(inverted)]]])
         report.add("inverted boxes (max < min) written with their corners sorted", where, int(inverted.sum()))
         boxes = np.sort(boxes, axis=1)
     # Rings (polygons, oriented boxes): all points in one array, with each line's slice.
-    ring_sets = [objects[i] for i in ring_rows.tolist()]
+    ring_sets = objects if len(ring_rows) == count else [objects[i] for i in ring_rows.tolist()]
     lengths = np.fromiter(map(len, ring_sets), dtype=np.int64, count=len(ring_sets))
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1])) if len(lengths) else np.zeros(0, dtype=np.int64)
     points = np.concatenate(ring_sets) if ring_sets else np.zeros((0, 2))  # (P, 2)
@@ -523,7 +526,7 @@ def _write(dataset: Dataset, dst: Path, options: WriteOptions, task: str | None)
             sizes.append(size)
     conf = bool(lines.score) and None not in lines.score
     written = sources  # each annotation once, in line order (a multi-part polygon gives several lines)
-    if len(np.unique(np.fromiter(map(id, sources), dtype=np.uintp, count=len(sources)))) < len(sources):
+    if len(set(map(id, sources))) < len(sources):
         written = list({id(a): a for a in sources}.values())
     _report_annotations(written, task, conf, report, paired)
 
