@@ -66,6 +66,16 @@ class AssistSession:
                 self.counts[name] += 1
             return self._memo[name]
 
+    def slot(self, name: str, make: Callable[[], T]) -> T:
+        """A mutable per-image store (the zoom's crops), made on first use; not counted, it costs nothing."""
+        with self._lock:
+            return self._memo.setdefault(name, make())
+
+    def has(self, name: str) -> bool:
+        """Whether ``name`` is computed already (to skip work that would only fill it)."""
+        with self._lock:
+            return name in self._memo
+
     def remember(self, name: str, answer: np.ndarray, state: Any) -> None:
         """Keep a method's internal state behind the mask it just answered (SAM's low-res logits)."""
         with self._lock:

@@ -39,6 +39,18 @@ def seed_mask(prompts: Prompts, radius: float) -> np.ndarray:
     return gc
 
 
+#: Seed of OpenCV's per-thread random generator before each GrabCut (its GMMs start from k-means), so that
+#: an answer depends on the prompts alone, not on what ran before in the server's worker thread.
+GRABCUT_SEED = 0
+
+
+def grabcut(image: np.ndarray, labels: np.ndarray, iterations: int) -> None:
+    """``cv2.grabCut`` from the label mask ``labels`` (updated in place), with a fixed random seed."""
+    bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
+    cv2.setRNGSeed(GRABCUT_SEED)
+    cv2.grabCut(np.ascontiguousarray(image), labels, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+
+
 def run_grabcut(image: np.ndarray, gc: np.ndarray, iterations: int) -> np.ndarray:
     """GrabCut from a label mask; the foreground as bool. Empty when there is nothing to be foreground."""
     fg_seed = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
@@ -48,9 +60,8 @@ def run_grabcut(image: np.ndarray, gc: np.ndarray, iterations: int) -> np.ndarra
     if not bg_seed.any():
         return np.ones(gc.shape, dtype=bool)
     labels = gc.copy()
-    bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
     try:
-        cv2.grabCut(np.ascontiguousarray(image), labels, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+        grabcut(image, labels, iterations)
     except cv2.error:  # too few distinct colours for its GMMs: fall back to the seeds themselves
         return fg_seed
     return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)

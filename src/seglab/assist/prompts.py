@@ -163,19 +163,26 @@ class Prompts:
     def scaled(self, scale: float) -> Prompts:
         """The same prompts for the image resized by ``scale`` (continuous coordinates just multiply)."""
         size = ImageSize(max(1, round(self.size.width * scale)), max(1, round(self.size.height * scale)))
-        sx, sy = size.width / self.size.width, size.height / self.size.height
-        f = np.array([sx, sy])
+        return self.window(0, 0, self.size.width, self.size.height, size)
+
+    def window(self, x0: int, y0: int, width: int, height: int, size: ImageSize) -> Prompts:
+        """The prompts of the pixel window ``[x0, x0 + width) x [y0, y0 + height)`` resampled to ``size``
+        (a reduced image, or a zoomed crop): points outside the window move to its edge."""
+        f = np.array([size.width / width, size.height / height])
+        origin = np.array([x0, y0], dtype=np.float64)
         clip = np.array([size.width, size.height]) - 1e-6
 
         def pts(a: np.ndarray) -> np.ndarray:
-            return np.minimum(a * f, clip)
+            return np.clip((a - origin) * f, 0.0, clip)
 
         prev = None
         if self.previous is not None:
-            prev = resize_mask(self.previous, size)
+            prev = resize_mask(self.previous[y0 : y0 + height, x0 : x0 + width], size)
         box = None
         if self.box is not None:
-            box = (self.box[0] * sx, self.box[1] * sy, self.box[2] * sx, self.box[3] * sy)
+            lo = np.clip((np.array(self.box[:2]) - origin) * f, 0.0, (size.width, size.height))
+            hi = np.clip((np.array(self.box[2:]) - origin) * f, 0.0, (size.width, size.height))
+            box = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
         return Prompts(
             size=size,
             positives=pts(self.positives),
