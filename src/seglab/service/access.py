@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from seglab.service.errors import Conflict, Forbidden, NotFound
@@ -90,8 +90,27 @@ def require_project(session: Session, actor: Actor, project_id: int, need: Role)
     return Scope(project, role)
 
 
+# The image, its project and the actor's membership in one statement, built once: on the hot paths
+# (every load and save) this replaces three statements (and building them) with one.
+_IMAGE_SCOPE = (
+    select(Image, Project, Member.role)
+    .join(Project, Project.id == Image.project_id)
+    .outerjoin(Member, and_(Member.project_id == Project.id, Member.user_id == bindparam("scope_user")))
+    .where(Image.id == bindparam("scope_image"), Image.project_id == bindparam("scope_project"))
+)
+
+
 def require_image(session: Session, actor: Actor, project_id: int, image_id: int, need: Role) -> Scope:
     """The image, looked up inside the project only, with the actor's role checked first."""
+    row = session.execute(
+        _IMAGE_SCOPE, {"scope_user": actor.user_id, "scope_image": image_id, "scope_project": project_id}
+    ).first()
+    if row is not None:
+        image, project, member_role = row
+        role = Role.OWNER if actor.is_admin else None if member_role is None else Role(member_role)
+        if role is not None and role.at_least(need):
+            return Scope(project, role, image)
+    # Refused: the checks one by one, so that the error says the same as for any other object.
     scope = require_project(session, actor, project_id, need)
     image = session.scalar(select(Image).where(Image.id == image_id, Image.project_id == project_id))
     if image is None:

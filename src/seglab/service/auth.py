@@ -11,11 +11,14 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
+import time
+import weakref
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -126,18 +129,93 @@ def actor_for_session(db: Database, *, session_value: str) -> Actor:
     return db.read(_find)
 
 
-def actor_for_token(db: Database, *, token: str) -> Actor:
-    def _find(s: Session) -> Actor:
-        row = s.execute(
-            select(ApiToken.expires_at, User)
-            .join(User, User.id == ApiToken.user_id)
-            .where(ApiToken.token_hash == digest(token))
-        ).first()
-        if row is None or (row[0] is not None and row[0] < datetime.now(UTC)) or not row[1].is_active:
-            raise Unauthorized("invalid or expired API token")
-        return _actor(row[1])
+class TokenCache:
+    """API token -> actor, remembered for ``ttl_s`` seconds per process, so that a burst of requests does
+    not look the same token up on every one.
 
-    return db.read(_find)
+    Keyed by the token's SHA-256, as in the database. Revocation: this process forgets everything at once
+    when a token is deleted or a user changed (:func:`forget_tokens`); another process (a second server
+    worker) may still accept a revoked token for up to ``ttl_s`` seconds, the usual trade-off of such a
+    cache. An entry never outlives the token's own expiry.
+    """
+
+    def __init__(self, ttl_s: float = 2.0) -> None:
+        self.ttl_s = ttl_s
+        self._items: dict[str, tuple[Actor, float]] = {}
+        self._lock = threading.Lock()
+        self.generation = 0  # bumped by clear(): a lookup begun before a revocation is not remembered
+
+    def get(self, token_hash: str) -> Actor | None:
+        found = self._items.get(token_hash)
+        if found is None:
+            return None
+        if found[1] <= time.monotonic():
+            with self._lock:
+                self._items.pop(token_hash, None)
+            return None
+        return found[0]
+
+    def put(self, token_hash: str, actor: Actor, token_expires: datetime | None, *, generation: int) -> None:
+        """Remember a lookup that began at ``generation`` (dropped when a clear() came in between)."""
+        until = time.monotonic() + self.ttl_s
+        if token_expires is not None:
+            until = min(until, time.monotonic() + (token_expires - datetime.now(UTC)).total_seconds())
+        with self._lock:
+            if generation != self.generation:
+                return
+            if len(self._items) >= 10_000:
+                self._items.clear()
+            self._items[token_hash] = (actor, until)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.generation += 1
+
+
+_TOKEN_CACHES: weakref.WeakKeyDictionary[Database, TokenCache] = weakref.WeakKeyDictionary()
+_TOKEN_CACHES_LOCK = threading.Lock()
+
+
+def token_cache(db: Database) -> TokenCache:
+    """The cache of ``db`` (one per database, so a token of one never authenticates against another)."""
+    cache = _TOKEN_CACHES.get(db)
+    if cache is None:
+        with _TOKEN_CACHES_LOCK:
+            cache = _TOKEN_CACHES.setdefault(db, TokenCache())
+    return cache
+
+
+def forget_tokens(db: Database) -> None:
+    """Drop this process's cached token resolutions (after a revocation or a change of a user)."""
+    token_cache(db).clear()
+
+
+_TOKEN_LOOKUP = (
+    select(ApiToken.expires_at, User.id, User.username, User.is_admin, User.is_active)
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
+
+
+def cached_actor(db: Database, *, token: str) -> Actor | None:
+    """The actor of ``token`` if this process resolved it less than a TTL ago (no database access)."""
+    return token_cache(db).get(digest(token))
+
+
+def actor_for_token(db: Database, *, token: str) -> Actor:
+    token_hash = digest(token)
+    cache = token_cache(db)
+    actor = cache.get(token_hash)
+    if actor is not None:
+        return actor
+    generation = cache.generation
+    row = db.read(lambda s: s.execute(_TOKEN_LOOKUP, {"token_hash": token_hash}).first())
+    if row is None or (row[0] is not None and row[0] < datetime.now(UTC)) or not row[4]:
+        raise Unauthorized("invalid or expired API token")
+    actor = Actor(row[1], row[2], row[3])
+    cache.put(token_hash, actor, row[0], generation=generation)
+    return actor
 
 
 # ---------------------------------------------------------------------------------------------- tokens
@@ -182,6 +260,7 @@ def delete_token(db: Database, *, actor: Actor, token_id: int) -> None:
         s.delete(row)
 
     db.write(_delete)
+    forget_tokens(db)
 
 
 # ----------------------------------------------------------------------------------------------- users
@@ -291,7 +370,10 @@ def update_user(
         s.flush()
         return UserView.of(user)
 
-    return db.write(_update)
+    try:
+        return db.write(_update)
+    finally:
+        forget_tokens(db)
 
 
 def change_password(

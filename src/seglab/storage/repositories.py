@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Integer, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from seglab.core.annotation import Annotation
 from seglab.core.ontology import Ontology
@@ -272,23 +273,38 @@ def load_annotations(session: Session, image_id: int) -> list[Annotation]:
     return [from_doc(d) for d in current_docs(session, image_id).values()]
 
 
+# What the compare-and-set returns, set on the loaded image instead of reloading it: the columns it
+# writes, and those the caller goes on to read (another transaction may have changed them meanwhile).
+_BUMP_RETURNS = ("annotation_version", "next_object_id", "updated_at", "status", "assignee_id")
+
+
 def _bump_statement(greatest: Any) -> Any:
-    """The compare-and-set of :func:`bump_version`, built once with bound parameters: building the
-    statement anew cost about as much as running it, on every save."""
+    """The compare-and-set of :func:`bump_version`, built once with bound parameters, on the table (Core):
+    building the statement anew, and the ORM's bulk-update bookkeeping, cost more than running it."""
+    table = Image.__table__
     return (
-        update(Image)
-        .where(Image.id == bindparam("bump_image"), Image.annotation_version == bindparam("bump_expected"))
+        update(table)
+        .where(
+            table.c.id == bindparam("bump_image"),
+            table.c.annotation_version == bindparam("bump_expected"),
+        )
         .values(
             annotation_version=bindparam("bump_next", type_=Integer),
-            next_object_id=greatest(Image.next_object_id, bindparam("bump_next_object", type_=Integer)),
-            updated_at=bindparam("bump_now", type_=Image.__table__.c.updated_at.type),
+            next_object_id=greatest(table.c.next_object_id, bindparam("bump_next_object", type_=Integer)),
+            updated_at=bindparam("bump_now", type_=table.c.updated_at.type),
         )
-        .execution_options(synchronize_session=False)
+        .returning(*(table.c[name] for name in _BUMP_RETURNS))
     )
 
 
 _BUMP_SQLITE = _bump_statement(func.max)
 _BUMP = _bump_statement(func.greatest)
+_ROWS = AnnotationRow.__table__
+_DELETE_OBJECTS = delete(_ROWS).where(
+    _ROWS.c.image_id == bindparam("image_id"), _ROWS.c.object_id.in_(bindparam("object_ids", expanding=True))
+)
+_INSERT_OBJECTS = insert(_ROWS)
+_INSERT_HISTORY = insert(HistoryRow.__table__)
 
 
 def bump_version(session: Session, image: Image, expected: int, *, next_object_id: int) -> bool:
@@ -297,6 +313,7 @@ def bump_version(session: Session, image: Image, expected: int, *, next_object_i
     False when another transaction got there first: every writer goes through this statement, so on
     PostgreSQL the row lock orders them and on SQLite the write lock does.
     """
+    session.flush()  # the Core statements below do not flush pending ORM changes on their own
     statement = _BUMP_SQLITE if session.get_bind().dialect.name == "sqlite" else _BUMP
     result = session.execute(
         statement,
@@ -308,27 +325,24 @@ def bump_version(session: Session, image: Image, expected: int, *, next_object_i
             "bump_now": utcnow(),
         },
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    row = result.first()
+    if row is None:
         return False
-    session.refresh(image)
+    # The new values as the statement returned them: no second statement to reload the image.
+    for name, value in zip(_BUMP_RETURNS, row, strict=True):
+        set_committed_value(image, name, value)
     return True
 
 
 def apply_changes(session: Session, image: Image, changes: Sequence[Change]) -> None:
     """Write the changes to the annotation rows of ``image`` (bulk statements, one per kind of change)."""
+    session.flush()  # Core statements (built once): the ORM's bulk paths cost more than the statements
     deleted = [c.object_id for c in changes if c.op in ("delete", "update")]
-    if deleted:
-        for start in range(0, len(deleted), 500):
-            session.execute(
-                delete(AnnotationRow).where(
-                    AnnotationRow.image_id == image.id,
-                    AnnotationRow.object_id.in_(deleted[start : start + 500]),
-                )
-            )
+    for start in range(0, len(deleted), 500):
+        session.execute(_DELETE_OBJECTS, {"image_id": image.id, "object_ids": deleted[start : start + 500]})
     rows = [_encoded_row_values(c.after, image.id, image.project_id) for c in changes if c.after is not None]
     if rows:
-        # A Core executemany: the ORM's bulk path costs more than the statement itself for 1,000 rows.
-        session.execute(insert(AnnotationRow.__table__), rows)
+        session.execute(_INSERT_OBJECTS, rows)
 
 
 def append_history(
@@ -345,19 +359,21 @@ def append_history(
     """One history row holding the before/after of every object the change touched (one statement, its
     JSON encoded once with orjson after the finiteness check; ``checked``: every document is already
     checked finite, e.g. made by :func:`encoded_doc` or read from stored JSON)."""
+    session.flush()
     session.execute(
-        insert(HistoryRow).values(
-            image_id=image.id,
-            project_id=image.project_id,
-            version=version,
-            action=action,
-            user_id=user_id,
-            changes=encode_json(
+        _INSERT_HISTORY,
+        {
+            "image_id": image.id,
+            "project_id": image.project_id,
+            "version": version,
+            "action": action,
+            "user_id": user_id,
+            "changes": encode_json(
                 [c.to_json() for c in changes], f"history of image {image.id}", checked=checked
             ),
-            restored_from=restored_from,
-            created_at=utcnow(),
-        )
+            "restored_from": restored_from,
+            "created_at": utcnow(),
+        },
     )
 
 
