@@ -145,3 +145,87 @@ def test_an_encoded_document_refuses_nan_outside_the_checked_geometry(field: str
         repo.encoded_doc({**doc, field: value}, "x", geometry_checked=True)
     with pytest.raises(ValueError, match="NaN"):
         repo.encoded_doc({**doc, "extra": {"k": [value]}}, "x", geometry_checked=True)
+
+
+# ---------------------------------------- the schema's core annotation vs the codec's decode of its document
+
+
+def _ring(closed: bool) -> st.SearchStrategy[list[list[Any]]]:
+    ring = st.lists(st.lists(_finite, min_size=2, max_size=2), min_size=0, max_size=6)
+    return ring.map(lambda r: [*r, r[0]] if closed and r else r)
+
+
+_rings = st.booleans().flatmap(_ring)
+_parts = st.lists(
+    st.fixed_dictionaries({"exterior": _rings}, optional={"holes": st.lists(_rings, max_size=2)}),
+    min_size=1,
+    max_size=3,
+)
+_geometries = st.one_of(
+    st.builds(lambda parts: ("polygon", {"parts": parts}), _parts),
+    st.tuples(st.just("polyline"), st.builds(lambda p: {"points": p}, _ring(False))),
+    st.tuples(
+        st.just("keypoints"),
+        st.builds(lambda p: {"points": p}, st.lists(st.lists(_finite, min_size=3, max_size=3), max_size=4)),
+    ),
+    st.tuples(
+        st.just("box"),
+        st.fixed_dictionaries(
+            {"x_min": _finite, "y_min": _finite, "x_max": _finite, "y_max": _finite},
+            optional={"rotation": _finite},
+        ),
+    ),
+    st.tuples(st.just("mask"), st.just({"size": [2, 3], "counts": [1, 2, 3]})),
+)
+_scalars = st.fixed_dictionaries(
+    {"label": st.sampled_from(["car", "dog"])},
+    optional={
+        "score": st.none() | _finite,
+        "uncertainty": st.none() | st.floats(0, 1) | st.sampled_from([0, 1]),
+        "z_order": st.integers(-5, 5),
+        "crowd": st.booleans(),
+        "source": st.sampled_from([s.value for s in Source]),
+        "group_id": st.none() | st.integers(0, 9),
+        "track_id": st.none() | st.integers(0, 9),
+        "attributes": st.dictionaries(
+            st.sampled_from(["a", "b"]), st.booleans() | _finite | st.text(max_size=3)
+        ),
+        "extra": st.dictionaries(st.sampled_from(["x", "y"]), st.integers() | st.text(max_size=3)),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_geometries, _scalars, st.integers(1, 10**6))
+def test_the_schemas_core_annotation_encodes_as_the_codecs_decode_of_its_document(
+    geometry: tuple[str, dict[str, Any]], scalars: dict[str, Any], object_id: int
+) -> None:
+    """A new object of a whole-image save goes from the validated model straight to the core annotation
+    (rings not checked a second time): the same stored bytes as decoding the model's document."""
+    from seglab.api.routes.annotations import _parse
+    from seglab.api.schemas import AnnotationCreate
+
+    kind, shape = geometry
+    sent = {**scalars, "kind": kind, kind: shape}
+
+    def encoded(annotation: Annotation) -> bytes:
+        return repo.encoded_doc(repo.to_doc(annotation, arrays=True), "x", geometry_checked=True)[1]
+
+    reference = repo.from_doc({**AnnotationCreate.model_validate(sent).document(0), "id": object_id})
+    direct = _parse(sent, "x", object_id)
+    assert direct == reference
+    assert encoded(direct) == encoded(reference)
+    if kind == "polygon":
+        rings = [r for p in direct.shape.parts for r in (p.exterior, *p.holes)]
+        assert all(r.dtype == np.float64 and r.ndim == 2 and not r.flags.writeable for r in rings)
+
+
+def test_the_schemas_core_annotation_does_not_freeze_the_callers_arrays() -> None:
+    from seglab.api.schemas import AnnotationCreate
+
+    ring = np.array([[0.0, 0.0], [4.0, 0.0], [4.0, 4.0]])
+    model = AnnotationCreate.model_validate(
+        {"label": "car", "kind": "polygon", "polygon": {"parts": [{"exterior": ring}]}}
+    )
+    model.core(1, "object 1")
+    assert ring.flags.writeable

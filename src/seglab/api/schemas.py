@@ -31,7 +31,7 @@ from seglab.core.ontology import AttributeType, LabelKind, Ontology, ShapeType
 from seglab.service.access import ImageStatus, Role
 from seglab.service.errors import Invalid
 from seglab.service.views import CommentView
-from seglab.storage.codec import CodecError, ontology_from_json, shape_from_json
+from seglab.storage.codec import CodecError, ontology_from_json, polygon_from_checked, shape_from_json
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(min_length=1, max_length=10_000)]
@@ -73,7 +73,7 @@ def _general_points(value: Any, columns: int) -> np.ndarray:
     if not isinstance(value, list | tuple | np.ndarray):
         raise ValueError(f"must be a list of [{layout}] points")
     try:
-        points = np.asarray(value)
+        points = np.array(value)  # a copy: the points are the model's own (the codec freezes them)
     except ValueError:  # ragged: points of different lengths
         raise ValueError(f"must be a list of points with {columns} numbers each") from None
     if points.size == 0:
@@ -170,6 +170,7 @@ GEOMETRY_FIELDS = tuple(k.value for k in ShapeType)
 # Plain-dict lookups for enum values (an enum's ``.value`` runs Python code, per object of a big save).
 _KIND_NAMES: dict[ShapeType, str] = {k: k.value for k in ShapeType}
 _SOURCE_NAMES: dict[Source, str] = {s: s.value for s in Source}
+_POLYGON = ShapeType.POLYGON.value
 
 
 def _geometry_document(geometry: BaseModel) -> Any:
@@ -238,11 +239,22 @@ class AnnotationBase(Strict):
         }
 
     def to_core(self, object_id: int, where: str) -> Annotation:
-        geometry = getattr(self, self.kind.value)
         try:
-            shape = shape_from_json(self.kind.value, geometry.model_dump(), what=where)
+            return self.core(object_id, where)
         except CodecError as exc:
             raise Invalid(str(exc)) from None
+
+    def core(self, object_id: int, what: str) -> Annotation:
+        """The core annotation of this validated model; CodecError (naming ``what``) for a geometry the
+        schema cannot judge (mask runs). Polygon rings go to the codec as the checked arrays they are
+        (:func:`parse_points` did the codec's checks), so they are not checked twice; the model gives
+        them up."""
+        kind = _KIND_NAMES[self.kind]
+        geometry = getattr(self, kind)
+        if kind == _POLYGON:
+            shape = polygon_from_checked((part.exterior, part.holes) for part in geometry.parts)
+        else:
+            shape = shape_from_json(kind, _geometry_document(geometry), what=what)
         return Annotation(
             id=object_id,
             label=self.label,

@@ -386,14 +386,15 @@ def save_documents(
     image_id: int,
     documents: Sequence[Mapping[str, Any]],
     expected_version: int | None,
-    parse: Callable[[Mapping[str, Any], str], Doc] | None = None,
+    parse: Callable[[Mapping[str, Any], str, int], Annotation] | None = None,
 ) -> AnnotationSet:
     """Replace the image's whole annotation set from annotation documents (``id`` <= 0 for new objects).
 
     An object sent back exactly as the server holds it is kept as it is; only new and changed objects
-    are parsed (``parse(document, name)``, which raises Invalid, e.g. the API's schema check), checked
-    and brought to canonical form. Saving an image of thousands of objects where a few changed
-    therefore costs a comparison per object, not a parse.
+    are parsed (``parse(document, name, object_id)``: the core annotation, or Invalid, e.g. the API's
+    schema check; without it the codec decodes them), checked and brought to canonical form. Saving an
+    image of thousands of objects where a few changed therefore costs a comparison per object, not a
+    parse.
     """
     expected = _require_version(expected_version)
     if len(documents) > MAX_OBJECTS:
@@ -425,17 +426,13 @@ def save_documents(
             else:
                 name = f"object {object_id} (at index {index})"
             stored = before.get(object_id)
-            if parse is not None and stored is None:  # new: no copy of what the parse replaces
-                doc = {**parse(sent, name), "id": object_id}
-            else:
+            if stored is not None or parse is None:
                 doc = sent if sent.get("id") == object_id else {**sent, "id": object_id}
                 if stored is not None and _same(stored, doc):
                     after[object_id] = stored
                     continue
-                if parse is not None:
-                    doc = {**parse(sent, name), "id": object_id}
             try:
-                annotation = repo.from_doc(doc)
+                annotation = parse(sent, name, object_id) if parse is not None else repo.from_doc(doc)
             except (CodecError, KeyError, TypeError, ValueError) as exc:
                 raise Invalid(f"{name}: {exc}") from None
             # Point lists stay numpy arrays (no Python list per vertex; orjson writes the same bytes), and

@@ -14,7 +14,7 @@ z_order, group_id, track_id, crowd, extra}``. The same document is what history 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -103,10 +103,28 @@ def _ring(value: Any, what: str) -> np.ndarray:
     ring = _points(value, 2, what)
     if isinstance(value, np.ndarray):
         ring = ring.copy()  # never freeze or alias the caller's array
+    return _open_frozen(ring)
+
+
+def _open_frozen(ring: np.ndarray) -> np.ndarray:
+    """A checked ring in the core's form: open and read-only."""
     if len(ring) > 1 and ring[0].tolist() == ring[-1].tolist():  # Python floats: no numpy call per ring
         ring = ring[:-1]
     ring.setflags(write=False)
     return ring
+
+
+def polygon_from_checked(parts: Iterable[tuple[np.ndarray, Iterable[np.ndarray]]]) -> Polygon:
+    """A Polygon from ``(exterior, holes)`` rings already checked as :func:`_points` checks them (float64
+    ``(N, 2)``, finite) and owned by the caller, which gives them up (they are frozen, not copied): the
+    API schema's parsed point lists. Only the core's form is applied, as :func:`shape_from_json` does,
+    so a whole-image save of thousands of new polygons checks each ring once."""
+    return Polygon(
+        tuple(
+            PolygonPart.trusted(_open_frozen(exterior), tuple(_open_frozen(h) for h in holes))
+            for exterior, holes in parts
+        )
+    )
 
 
 def rle_counts(counts: str, what: str = "mask") -> np.ndarray:

@@ -25,6 +25,7 @@ from seglab.api.schemas import (
     ObjectPublic,
     VersionPublic,
 )
+from seglab.core.annotation import Annotation
 from seglab.core.runtime import gc_paused
 from seglab.service import annotations as service
 from seglab.service.annotations import MAX_OBJECTS
@@ -118,8 +119,9 @@ def _documents(body: bytes) -> list[dict[str, Any]]:
     return items
 
 
-def _parse(document: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """Full schema validation of one new or changed object (the service skips unchanged ones)."""
+def _parse(document: Mapping[str, Any], name: str, object_id: int) -> Annotation:
+    """Full schema validation of one new or changed object (the service skips unchanged ones), and its
+    core annotation straight from the model (CodecError for what only the codec judges)."""
     try:
         model = AnnotationCreate.model_validate(document)
     except ValidationError as exc:
@@ -127,7 +129,7 @@ def _parse(document: Mapping[str, Any], name: str) -> dict[str, Any]:
             f"{name}: {'.'.join(str(p) for p in e['loc']) or 'object'}: {e['msg']}" for e in exc.errors()[:20]
         ]
         raise Invalid(problems[0], problems=problems) from None
-    return model.document(0)
+    return model.core(object_id, f"object {object_id}")
 
 
 @router.put(
