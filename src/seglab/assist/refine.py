@@ -55,14 +55,33 @@ def new_clicks(prompts: Prompts) -> tuple[np.ndarray, np.ndarray]:
     return pos, neg
 
 
+def _window(mask: np.ndarray, margin: int) -> tuple[slice, slice] | None:
+    """Slices of the bounding box of ``mask`` grown by ``margin`` (within the image), None when empty."""
+    rows = np.flatnonzero(mask.any(1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(0))
+    h, w = mask.shape
+    return (
+        slice(max(0, int(rows[0]) - margin), min(h, int(rows[-1]) + margin + 1)),
+        slice(max(0, int(cols[0]) - margin), min(w, int(cols[-1]) + margin + 1)),
+    )
+
+
 def _components_touching(region: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-    """The 8-connected components of ``region`` that contain a seed pixel."""
-    if not seeds.any() or not region.any():
-        return np.zeros_like(region)
-    _, labels = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)
-    hit = np.unique(labels[seeds & region])
-    hit = hit[hit > 0]
-    return np.isin(labels, hit)
+    """The 8-connected components of ``region`` that contain a seed pixel (labelled on the bounding box
+    of ``region`` only: every component lies inside it)."""
+    out = np.zeros_like(region)
+    win = _window(region, 0) if seeds.any() else None
+    if win is None:
+        return out
+    sub = region[win]
+    _, labels = cv2.connectedComponents(sub.view(np.uint8), connectivity=8)
+    hit = np.zeros(int(labels.max()) + 1, dtype=bool)
+    hit[labels[seeds[win] & sub]] = True
+    hit[0] = False
+    out[win] = hit[labels]
+    return out
 
 
 def correction_zone(prompts: Prompts, pos: np.ndarray, neg: np.ndarray, reach: float) -> np.ndarray:
@@ -71,12 +90,26 @@ def correction_zone(prompts: Prompts, pos: np.ndarray, neg: np.ndarray, reach: f
     prev = prompts.previous
     assert prev is not None
     zone = np.zeros(prev.shape, dtype=np.uint8)
-    for clicks, region in ((pos, ~prev), (neg, prev)):
-        if not clicks.any():
+    prev_rows, prev_cols = np.flatnonzero(prev.any(1)), np.flatnonzero(prev.any(0))
+    h, w = prev.shape
+    for clicks, inside in ((pos, False), (neg, True)):
+        rows, cols = np.nonzero(clicks)
+        if rows.size == 0:
             continue
+        # The distances are taken on the box of the previous mask and these clicks grown by one pixel: the
+        # shortest chamfer path from a click to the nearest pixel on the other side of the boundary stays
+        # in the box of the two, and any path out of the box meets such a pixel in the grown edge first.
+        r0, r1, c0, c1 = 0, h, 0, w  # an empty previous mask: no boundary to measure to, whole image
+        if prev_rows.size:
+            r0 = max(0, int(min(rows.min(), prev_rows[0])) - 1)
+            r1 = min(h, int(max(rows.max(), prev_rows[-1])) + 2)
+            c0 = max(0, int(min(cols.min(), prev_cols[0])) - 1)
+            c1 = min(w, int(max(cols.max(), prev_cols[-1])) + 2)
+        window = prev[r0:r1, c0:c1]
+        region = window if inside else ~window
         dist = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3)
-        for r, c in zip(*np.nonzero(clicks), strict=True):
-            radius = int(np.ceil(reach * max(float(dist[r, c]), 2.0)))
+        for r, c in zip(rows, cols, strict=True):
+            radius = int(np.ceil(reach * max(float(dist[r - r0, c - c0]), 2.0)))
             cv2.circle(zone, (int(c), int(r)), radius, 1, thickness=-1)
     return zone.astype(bool)
 
@@ -100,19 +133,61 @@ def local_update(prompts: Prompts, candidate: np.ndarray, *, reach: float | None
     return (prev | added) & ~removed
 
 
+def _fill_holes_inplace(mask: np.ndarray, max_area: int) -> None:
+    """Fill holes of at most ``max_area`` pixels in ``mask`` (modified in place).
+
+    Labelled on the mask's bounding box only: a background piece that reaches the box's edge reaches the
+    image's edge (every pixel outside the box does, along its row or column), and a hole never leaves the
+    box, so the holes are the same as on the whole image, at a fraction of the cost.
+    """
+    win = _window(mask, 0)
+    if win is None:
+        return
+    sub = mask[win]
+    # connectedComponents and a bincount: WithStats costs ten times as much for the same areas.
+    n, labels = cv2.connectedComponents((~sub).view(np.uint8), connectivity=4)
+    if n <= 1:
+        return
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    small = np.bincount(labels.ravel(), minlength=n) <= max_area
+    small[0] = False
+    small[border] = False
+    if small.any():
+        sub |= small[labels]
+
+
 def fill_small_holes(mask: np.ndarray, max_area: int) -> np.ndarray:
     """Fill holes (background pieces not touching the border) of at most ``max_area`` pixels."""
     if max_area <= 0 or not mask.any():
         return mask
-    bg = ~mask
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(bg.astype(np.uint8), connectivity=4)
-    if n <= 1:
-        return mask
-    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    small = stats[:, cv2.CC_STAT_AREA] <= max_area
-    small[0] = False
-    small[border] = False
-    return mask | small[labels]
+    out = mask.astype(bool, copy=True)
+    _fill_holes_inplace(out, max_area)
+    return out
+
+
+def _keep_components(prompts: Prompts, m: np.ndarray, pos: np.ndarray) -> None:
+    """Drop (in place) the 8-connected pieces of ``m`` that hold no positive prompt and no previous mask
+    pixel; with a box alone, keep the main piece and any at least a tenth of its size. Labelled on the
+    bounding box of ``m``, which holds every piece."""
+    win = _window(m, 0)
+    if win is None:
+        return
+    sub = m[win]
+    n, labels = cv2.connectedComponents(sub.view(np.uint8), connectivity=8)
+    keep = np.zeros(n, dtype=bool)
+    keep[0] = True  # (the background: set so that "every piece kept" reads keep.all())
+    has_pos = bool(pos.any())
+    if has_pos:
+        keep[labels[pos[win] & sub]] = True
+    if prompts.previous is not None and not keep.all():
+        keep[labels[prompts.previous[win] & sub]] = True
+    if not has_pos and prompts.previous is None:
+        areas = np.bincount(labels.ravel(), minlength=n)
+        areas[0] = 0
+        keep |= areas >= max(1, areas.max() // 10)
+    if not keep.all():
+        keep[0] = False
+        sub[...] = keep[labels]
 
 
 def finish(
@@ -122,7 +197,11 @@ def finish(
     keep_components: bool = True,
     hole_fraction: float = 0.01,
 ) -> np.ndarray:
-    """Impose the rules above on a method's raw answer (full image resolution)."""
+    """Impose the rules above on a method's raw answer (full image resolution).
+
+    Component and hole labelling run on the mask's bounding box (see :func:`_fill_holes_inplace`), not on
+    the whole image: the same answer at a fraction of the cost on a megapixel image.
+    """
     pos = _seed_pixels(prompts, True)
     neg = _seed_pixels(prompts, False)
     m = mask.astype(bool, copy=True)
@@ -131,21 +210,11 @@ def finish(
         m &= inside | pos
     m |= pos
     m &= ~neg
-    if keep_components and m.any():
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(m.astype(np.uint8), connectivity=8)
-        keep = np.zeros(n, dtype=bool)
-        if pos.any():
-            keep[np.unique(labels[pos & m])] = True
-        if prompts.previous is not None:
-            keep[np.unique(labels[prompts.previous & m])] = True
-        if not pos.any() and prompts.previous is None:
-            # Only a box: keep the main piece and any other piece at least a tenth of its size.
-            areas = stats[:, cv2.CC_STAT_AREA].astype(np.int64)
-            areas[0] = 0
-            keep |= areas >= max(1, areas.max() // 10)
-        keep[0] = False
-        m = keep[labels]
-    if hole_fraction > 0 and m.any():
-        m = fill_small_holes(m, int(m.sum() * hole_fraction))
-        m &= ~neg
+    if keep_components:
+        _keep_components(prompts, m, pos)
+    if hole_fraction > 0:
+        max_area = int(np.count_nonzero(m) * hole_fraction)
+        if max_area > 0:
+            _fill_holes_inplace(m, max_area)
+            m &= ~neg
     return m
