@@ -19,7 +19,8 @@ Methods, each driven by its own simulated clicks in the same run:
   model), one AssistSession per image;
 - ``seglab grabcut``: ``segment(method="grabcut")``, GrabCut seeded by clicks and the previous mask;
 - ``plain GrabCut``: OpenCV's ``cv2.grabCut`` on the full image, everything probable background, each click
-  a 5-pixel disk of definite foreground / background, 5 iterations, run afresh with all clicks so far.
+  a 5-pixel disk of definite foreground / background, 5 iterations, run afresh with all clicks so far
+  (OpenCV's random generator seeded before each call, as seglab does).
 
 Then seconds per click on a 1-megapixel scene (1155x866): the first click (which builds the per-image cache)
 and the mean of the next four, wall-clock and CPU. Prints markdown tables; timings are on this machine.
@@ -105,6 +106,7 @@ def plain_grabcut(image: np.ndarray) -> Segmenter:
         gc[draw_seeds((h, w), np.asarray(pos, float).reshape(-1, 2), (), 5.0)] = cv2.GC_FGD
         gc[draw_seeds((h, w), np.asarray(neg, float).reshape(-1, 2), (), 5.0)] = cv2.GC_BGD
         bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
+        cv2.setRNGSeed(0)  # as seglab's GrabCut calls: a click's answer does not depend on the ones before
         cv2.grabCut(image, gc, None, bgd, fgd, 5, cv2.GC_INIT_WITH_MASK)
         return (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
 
