@@ -220,7 +220,8 @@ class AnnotationBase(Strict):
         return self
 
     def document(self, object_id: int) -> dict[str, Any]:
-        """The annotation document (the codec's layout), for the service to compare and canonicalise."""
+        """The annotation document (the codec's layout) as the schema normalises it (e.g. a score of 0 as
+        0.0): the reference :meth:`core` is tested against."""
         kind = _KIND_NAMES[self.kind]
         return {
             "id": object_id,
