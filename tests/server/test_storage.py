@@ -7,6 +7,7 @@ import json
 import threading
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -30,7 +31,7 @@ from seglab.storage.repositories import from_doc, to_doc
 from tests.server.conftest import PG_ADMIN_URL, _postgres_url, image_bytes, postgres_unreachable
 
 TABLES = {t.name for t in Base.metadata.sorted_tables}
-HEAD = "0004"
+HEAD = "0005"
 OLD_NOW = "2026-01-01 00:00:00+00:00"
 
 
@@ -138,6 +139,116 @@ def _from_0003(database: dbmod.Database) -> None:
         assert "blob_claims" in inspect(conn).get_table_names()
 
 
+_OLD_GEOMETRY = '{"parts": [{"holes": [], "exterior": [[0.5, 0.5], [3.5, 0.5], [3.5, 2.5]]}]}'
+_OLD_EXTRA = '{"reviewed": true, "note": "a"}'
+
+
+def _column_types(conn: Connection) -> dict[tuple[str, str], str]:
+    """PostgreSQL's type name of every document column (empty on SQLite)."""
+    if conn.dialect.name != "postgresql":
+        return {}
+    rows = conn.execute(
+        text(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name IN"
+            " ('annotations', 'predictions', 'annotation_history')"
+            " AND column_name IN ('geometry', 'attributes', 'extra', 'changes')"
+        )
+    )
+    return {(t, c): d for t, c, d in rows}
+
+
+def _from_0004(database: dbmod.Database) -> None:
+    """A database at 0004 with objects, a history entry and a prediction upgrades to 0005 (PostgreSQL: the
+    document columns become ``json``, large ones LZ4-compressed): the documents are intact, the service reads
+    and saves them, and downgrading gives JSONB back with the same documents."""
+    dbmod.upgrade(database.engine, "0004")
+    with database.engine.begin() as conn:
+        _seed_old_rows(conn, with_meta=True, annotation_version=1)
+        conn.execute(
+            text("UPDATE projects SET ontology = :o"), {"o": json.dumps({"classes": [{"name": "car"}]})}
+        )
+        conn.execute(
+            text(
+                "INSERT INTO annotations (image_id, project_id, object_id, label, kind, geometry, attributes,"
+                " source, z_order, crowd, extra) VALUES (1, 1, 1, 'car', 'polygon', :g, '{}', 'human', 0,"
+                " false, :e)"
+            ),
+            {"g": _OLD_GEOMETRY, "e": _OLD_EXTRA},
+        )
+        conn.execute(text("UPDATE images SET next_object_id = 2"))
+        conn.execute(
+            text(
+                "INSERT INTO annotation_history (image_id, project_id, version, action, user_id, created_at,"
+                " changes) VALUES (1, 1, 1, 'save', 1, :now, :c)"
+            ),
+            {"now": OLD_NOW, "c": json.dumps([{"op": "create", "id": 1, "before": None, "after": {"x": 1}}])},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO predictions (project_id, image_id, model, label, kind, geometry, attributes,"
+                " score, extra, status, created_at) VALUES (1, 1, 'm', 'car', 'polygon', :g, '{}', 0.5, '{}',"
+                " 'pending', :now)"
+            ),
+            {"g": _OLD_GEOMETRY, "now": OLD_NOW},
+        )
+        before = _column_types(conn)
+    database.migrate()
+    _check_schema(database)
+    documents = (
+        "SELECT a.geometry, a.extra, h.changes, p.geometry FROM annotations a, annotation_history h,"
+        " predictions p"
+    )
+
+    def decoded(value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    expected = (
+        json.loads(_OLD_GEOMETRY),
+        json.loads(_OLD_EXTRA),
+        [{"op": "create", "id": 1, "before": None, "after": {"x": 1}}],
+        json.loads(_OLD_GEOMETRY),
+    )
+    with database.engine.connect() as conn:
+        assert tuple(map(decoded, conn.execute(text(documents)).one())) == expected
+        if conn.dialect.name == "postgresql":
+            assert set(before.values()) == {"jsonb"}
+            assert set(_column_types(conn).values()) == {"json"}
+            compression = conn.execute(
+                text(
+                    "SELECT attcompression FROM pg_attribute WHERE attrelid = 'annotation_history'::regclass"
+                    " AND attname = 'changes'"
+                )
+            ).scalar()
+            lz4 = "lz4" in str(
+                conn.execute(
+                    text("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")
+                ).scalar()
+            )
+            assert compression == ("l" if lz4 else ""), compression  # LZ4 where the server has it
+    # The service reads the migrated text (JSONB's spacing) and saves over it.
+    actor = Actor(user_id=1, username="old", is_admin=True)
+    loaded = annotations.get_annotations(database, actor=actor, project_id=1, image_id=1)
+    (obj,) = json.loads(loaded.encoded)
+    assert obj["polygon"] == json.loads(_OLD_GEOMETRY) and obj["extra"] == json.loads(_OLD_EXTRA)
+    saved = annotations.save_documents(
+        database, actor=actor, project_id=1, image_id=1, documents=[obj], expected_version=loaded.version
+    )
+    assert saved.version == loaded.version  # the same object sent back: nothing to save
+    obj["polygon"]["parts"][0]["exterior"][0] = [1.5, 0.5]
+    saved = annotations.save_documents(
+        database, actor=actor, project_id=1, image_id=1, documents=[obj], expected_version=loaded.version
+    )
+    assert saved.version == loaded.version + 1
+    dbmod.downgrade(database.engine, "0004")
+    with database.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            assert set(_column_types(conn).values()) == {"jsonb"}
+        row = conn.execute(text("SELECT geometry, extra FROM annotations")).one()
+        moved = {"parts": [{"exterior": [[1.5, 0.5], [3.5, 0.5], [3.5, 2.5]], "holes": []}]}
+        assert (decoded(row[0]), decoded(row[1])) == (moved, json.loads(_OLD_EXTRA))
+
+
 def _check_schema(database: dbmod.Database) -> None:
     with database.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
@@ -181,6 +292,14 @@ def test_sqlite_upgrades_from_0003(tmp_path: Path) -> None:
         database.dispose()
 
 
+def test_sqlite_upgrades_from_0004(tmp_path: Path) -> None:
+    database = dbmod.Database(f"sqlite:///{tmp_path / 'v4.db'}")
+    try:
+        _from_0004(database)
+    finally:
+        database.dispose()
+
+
 def test_sqlite_upgrades_from_0002(tmp_path: Path) -> None:
     database = dbmod.Database(f"sqlite:///{tmp_path / 'v2.db'}")
     try:
@@ -189,7 +308,7 @@ def test_sqlite_upgrades_from_0002(tmp_path: Path) -> None:
         database.dispose()
 
 
-@pytest.mark.parametrize("check", ["round_trip", "previous", "0002", "0003"])
+@pytest.mark.parametrize("check", ["round_trip", "previous", "0002", "0003", "0004"])
 def test_postgresql_migrates_from_empty_and_from_the_previous_revision(check: str) -> None:
     reason = postgres_unreachable()
     if reason:
@@ -203,6 +322,7 @@ def test_postgresql_migrates_from_empty_and_from_the_previous_revision(check: st
     try:
         checks = {"round_trip": _round_trip, "previous": _from_previous_revision, "0002": _from_0002}
         checks["0003"] = _from_0003
+        checks["0004"] = _from_0004
         checks[check](database)
     finally:
         database.dispose()

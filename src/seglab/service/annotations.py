@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Text, select, type_coerce
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from seglab.core.annotation import Annotation
@@ -99,10 +99,6 @@ class EncodedObjects:
             position += length + 1  # and the "," (or the closing "]")
         return cls(objects)
 
-    @classmethod
-    def of_docs(cls, docs: Mapping[int, Doc]) -> EncodedObjects:
-        return cls({oid: orjson.dumps(doc) for oid, doc in docs.items()})
-
 
 _SCALARS = ("source", "score", "uncertainty", "z_order", "group_id", "track_id", "crowd")
 
@@ -110,20 +106,17 @@ _SCALARS = ("source", "score", "uncertainty", "z_order", "group_id", "track_id",
 def _encoded_rows(s: Session, image_id: int) -> EncodedObjects:
     """The image's objects encoded from their rows without decoding their geometry.
 
-    SQLite keeps JSON columns as the text the server wrote from canonical documents, so that text is
-    spliced in as it is. PostgreSQL's JSONB reorders keys and spaces its text, so there the documents are
-    decoded and encoded once.
+    Both SQLite and PostgreSQL (``json`` columns, migration 0005) keep the JSON text the server wrote
+    from canonical documents, so that text is spliced in as it is (read as text: no driver decodes it).
     """
-    if s.get_bind().dialect.name != "sqlite":
-        return EncodedObjects.of_docs(repo.current_docs(s, image_id))
     rows = s.execute(
         select(
             AnnotationRow.object_id,
             AnnotationRow.label,
             AnnotationRow.kind,
-            type_coerce(AnnotationRow.geometry, Text),
-            type_coerce(AnnotationRow.attributes, Text),
-            type_coerce(AnnotationRow.extra, Text),
+            cast(AnnotationRow.geometry, Text),
+            cast(AnnotationRow.attributes, Text),
+            cast(AnnotationRow.extra, Text),
             *(getattr(AnnotationRow, name) for name in _SCALARS),
         )
         .where(AnnotationRow.image_id == image_id)

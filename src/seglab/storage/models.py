@@ -38,6 +38,12 @@ NAMING = {
 }
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+# Object documents (geometry, attributes, extra, history changes) are written and read whole and never
+# queried inside by SQL, so PostgreSQL keeps them as ``json``: the text as the server wrote it, checked but
+# not converted. JSONB turned every coordinate into a ``numeric`` and back: on 1,000 polygons of 50
+# vertices that took 105-127 ms to insert instead of 42-50, and 10-12 ms to read instead of 2-3 (migration
+# 0005). Keeping the text also lets the server splice it into responses unchanged, as on SQLite.
+DocumentJSON = JSON()
 
 
 def utcnow() -> datetime:
@@ -174,8 +180,8 @@ class AnnotationRow(Base):
     object_id: Mapped[int] = mapped_column(Integer)
     label: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20))
-    geometry: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    geometry: Mapped[dict[str, Any]] = mapped_column(DocumentJSON)
+    attributes: Mapped[dict[str, Any]] = mapped_column(DocumentJSON, default=dict)
     source: Mapped[str] = mapped_column(String(10), default="human")
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     uncertainty: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -183,7 +189,7 @@ class AnnotationRow(Base):
     group_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     track_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     crowd: Mapped[bool] = mapped_column(Boolean, default=False)
-    extra: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    extra: Mapped[dict[str, Any]] = mapped_column(DocumentJSON, default=dict)
 
 
 class HistoryRow(Base):
@@ -199,7 +205,7 @@ class HistoryRow(Base):
     action: Mapped[str] = mapped_column(String(20))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(DocumentJSON)
     restored_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
@@ -276,11 +282,11 @@ class Prediction(Base):
     model: Mapped[str] = mapped_column(String(200))
     label: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20))
-    geometry: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    geometry: Mapped[dict[str, Any]] = mapped_column(DocumentJSON)
+    attributes: Mapped[dict[str, Any]] = mapped_column(DocumentJSON, default=dict)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     uncertainty: Mapped[float | None] = mapped_column(Float, nullable=True)
-    extra: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    extra: Mapped[dict[str, Any]] = mapped_column(DocumentJSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="pending")
     object_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
