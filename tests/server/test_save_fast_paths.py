@@ -6,9 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from seglab.api.schemas import _flat_points, _general_points, parse_points
 from seglab.core.annotation import Annotation, Source
@@ -17,6 +20,7 @@ from seglab.core.geometry import Box, Keypoints, Polygon, PolygonPart, Polyline
 from seglab.service.validation import _outside, geometry_problems, outside_flags
 from seglab.storage import repositories as repo
 from seglab.storage.codec import CodecError, annotation_from_json, annotation_to_json
+from tests.server.conftest import World
 
 _numbers = (
     st.floats(allow_nan=True, allow_infinity=True)
@@ -229,3 +233,136 @@ def test_the_schemas_core_annotation_does_not_freeze_the_callers_arrays() -> Non
     )
     model.core(1, "object 1")
     assert ring.flags.writeable
+
+
+# ------------------------------------------- the encoded object, the history row and the driver-level insert
+
+
+@settings(max_examples=200, deadline=None)
+@given(_geometries, _scalars, st.integers(1, 10**6))
+def test_to_doc_keeps_the_canonical_key_order(
+    geometry: tuple[str, dict[str, Any]], scalars: dict[str, Any], object_id: int
+) -> None:
+    from seglab.api.routes.annotations import _parse
+
+    kind, shape = geometry
+    try:
+        annotation = _parse({**scalars, "kind": kind, kind: shape}, "x", object_id)
+    except (CodecError, ValueError):
+        return
+    for arrays in (False, True):
+        doc = repo.to_doc(annotation, arrays=arrays)
+        assert list(doc) == list(repo._ordered(doc))
+
+
+def _encoded_changes(extra: dict[str, Any] | None = None) -> list[Any]:
+    ring = [[0.0, 0.0], [4.5, 0.0], [4.0, 3.0]]
+    changes: list[Any] = [repo.Change("delete", 9, {"id": 9, "label": "a", "score": 1e-05}, None)]
+    for i, shape in enumerate([Polygon((PolygonPart(np.array(ring)),)), Box(0.0, 1.0, 2.0, 3.5)]):
+        annotation = Annotation(id=i + 1, label="a\\b", shape=shape, score=0.25, extra=extra or {})
+        canonical, encoded, splices = repo.encoded_object(repo.to_doc(annotation, arrays=True), "x")
+        assert splices and encoded == repo.encoded_doc(canonical, "x")[1]
+        op = "create" if i == 0 else "update"
+        before = None if i == 0 else {"id": 2, "label": "b", "extra": {"n": 2**70}}
+        changes.append(repo.Change(op, i + 1, before, canonical, encoded if splices else None))
+    return changes
+
+
+@pytest.mark.parametrize("extra", [None, {"big": 2**70, "s": "ü"}])
+def test_the_history_row_splices_encoded_objects_as_encode_json_writes_them(extra: Any) -> None:
+    from seglab.storage.db import encode_json
+
+    changes = _encoded_changes(extra)
+    expected = encode_json([c.to_json() for c in changes], "h", checked=True)
+    assert repo._history_json(changes, "h", checked=True) == expected
+    assert orjson.loads(expected.text)[1]["after"] == orjson.loads(changes[1].after_json)
+
+
+def test_an_object_only_the_standard_encoder_writes_is_not_spliced() -> None:
+    doc = repo.to_doc(Annotation(id=1, label="a", shape=Box(0.0, 0.0, 1.0, 1.0)), arrays=True)
+    _, encoded, splices = repo.encoded_object({**doc, "group_id": 2**70}, "x")
+    assert not splices and encoded == repo.encoded_doc({**doc, "group_id": 2**70}, "x")[1]
+    assert b"1180591620717411303424" in encoded
+
+
+def _row_docs() -> list[dict[str, Any]]:
+    ring = np.array([[0.5, 0.25], [40.0, 0.0], [40.0, 30.125]])
+    annotations = [
+        Annotation(id=1, label="car", shape=Polygon((PolygonPart(ring),))),
+        Annotation(
+            id=2,
+            label="tab\there \\ and\nnewline ü",
+            shape=Box(1.0, 2.0, 3.0, 4.0, rotation=-0.0),
+            attributes={"occluded": True, "colour": "red\\blue\t"},
+            source=Source.MODEL,
+            score=0.1 + 0.2,
+            uncertainty=1e-300,
+            z_order=-(2**31),
+            group_id=2**31 - 1,
+            track_id=0,
+            crowd=True,
+            extra={"k": ["\\", "\x01", 1e308, -5]},
+        ),
+    ]
+    return [repo.encoded_doc(repo.to_doc(a, arrays=True), "x")[0] for a in annotations]
+
+
+def _stored_rows(world: World, image_id: int) -> list[tuple[Any, ...]]:
+    from sqlalchemy import Text, cast
+
+    from seglab.storage.models import AnnotationRow as R
+
+    columns = [
+        getattr(R, c)
+        for c in repo._INSERT_COLUMNS
+        if c not in ("image_id", "geometry", "attributes", "extra")
+    ]
+    query = (
+        select(*columns, cast(R.geometry, Text), cast(R.attributes, Text), cast(R.extra, Text))
+        .where(R.image_id == image_id)
+        .order_by(R.object_id)
+    )
+    return world.services.db.read(lambda s: [tuple(r) for r in s.execute(query)])
+
+
+def test_the_driver_level_insert_stores_what_the_typed_insert_stores(world: World) -> None:
+    from seglab.storage.models import Image
+
+    owner = world.user("owner")
+    pid = world.project(owner)
+    fast, typed = world.image(owner, pid)["id"], world.image(owner, pid)["id"]
+    docs = _row_docs()
+    assert all(repo._driver_row(d, fast, pid) is not None for d in docs)
+
+    def insert(s: Any, image_id: int, driver: bool) -> None:
+        image = s.get(Image, image_id)
+        if driver:
+            repo._insert_rows(s, image, docs)
+        else:
+            s.execute(repo._INSERT_OBJECTS, [repo._encoded_row_values(d, image_id, pid) for d in docs])
+
+    world.services.db.write(lambda s: insert(s, fast, True))
+    world.services.db.write(lambda s: insert(s, typed, False))
+    assert _stored_rows(world, fast) == _stored_rows(world, typed)
+    # A database error comes out as SQLAlchemy's, as from the typed insert (the retry relies on it).
+    with pytest.raises(IntegrityError):
+        world.services.db.write(lambda s: insert(s, fast, True))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"score": 1},
+        {"group_id": 2**31},
+        {"z_order": True},
+        {"label": "x" * 201},
+        {"label": "a\x00b"},
+        {"source": None},
+        {"uncertainty": float("nan")},
+        {"extra": {"k": 1}},  # not encoded: the typed insert encodes (and checks) it
+    ],
+)
+def test_values_the_drivers_might_store_otherwise_take_the_typed_insert(change: dict[str, Any]) -> None:
+    doc = _row_docs()[1]
+    assert repo._driver_row(doc, 1, 1) is not None
+    assert repo._driver_row({**doc, **change}, 1, 1) is None

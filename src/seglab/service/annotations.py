@@ -410,7 +410,7 @@ def save_documents(
             )
         next_id = image.next_object_id
         after: dict[int, bytes] = {}
-        changed: list[tuple[int, Annotation, Doc, str]] = []
+        changed: list[tuple[int, Annotation, Doc, str, bytes | None]] = []
         for index, (object_id, sent) in enumerate(zip(ids, documents, strict=True)):
             if object_id <= 0:
                 object_id = next_id
@@ -431,7 +431,7 @@ def save_documents(
             # Point lists stay numpy arrays (no Python list per vertex; orjson writes the same bytes), and
             # the JSON columns are encoded once here, for the cache, the rows and the history entry.
             try:
-                canonical, encoded = repo.encoded_doc(
+                canonical, encoded, splices = repo.encoded_object(
                     repo.to_doc(annotation, arrays=True), name, geometry_checked=True
                 )
             except ValueError as exc:
@@ -440,20 +440,21 @@ def save_documents(
                 after[object_id] = stored  # the same object written differently (5 for 5.0, key order)
                 continue
             after[object_id] = encoded
-            changed.append((object_id, annotation, canonical, name))
-        checked = [(annotation, name) for _, annotation, _, name in changed]
+            # The history entry splices the encoded object in instead of encoding it again.
+            changed.append((object_id, annotation, canonical, name, encoded if splices else None))
+        checked = [(annotation, name) for _, annotation, _, name, _ in changed]
         _check(scope, checked)
         changes = [
             Change("delete", oid, orjson.loads(part), None)
             for oid, part in before.items()
             if oid not in after
         ]
-        for object_id, _, canonical, _ in changed:
+        for object_id, _, canonical, _, encoded_json in changed:
             old = before.get(object_id)
             if old is None:
-                changes.append(Change("create", object_id, None, canonical))
+                changes.append(Change("create", object_id, None, canonical, encoded_json))
             else:
-                changes.append(Change("update", object_id, orjson.loads(old), canonical))
+                changes.append(Change("update", object_id, orjson.loads(old), canonical, encoded_json))
         objects = EncodedObjects(dict(sorted(after.items())))
         return _PreparedSave(changes, checked, scope.project.ontology_version, objects)
 

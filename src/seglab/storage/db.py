@@ -104,16 +104,16 @@ def encode_json(value: Any, what: str = "value", *, checked: bool = False) -> JS
     if not checked and not all_finite_json(value):
         raise ValueError(f"{what} contains NaN or infinity, which JSON cannot hold")
     try:
-        return JSONText(orjson.dumps(value, default=_splice, option=_ORJSON_OPTIONS).decode())
+        return JSONText(orjson.dumps(value, default=splice_json_text, option=ORJSON_OPTIONS).decode())
     except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: the standard encoder handles it
         return JSONText(_strict_dumps(value))
 
 
-_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 _EMPTY_OBJECT = JSONText("{}")
 
 
-def _splice(value: Any) -> Any:
+def splice_json_text(value: Any) -> Any:
     """orjson's hook for types it does not know: checked :class:`JSONText` goes in as it is."""
     if type(value) is JSONText:
         return orjson.Fragment(value.text)
