@@ -11,7 +11,9 @@ IoU after 1, 3 and 5 clicks and seconds per click are averaged over objects and 
 
 Data: generated scenes (``tests.assist.scenes``: textured objects on textured backgrounds, 480x360) and
 every object of Ultralytics' coco8-seg with at least ``--min-area`` pixels (YOLO polygon labels
-``cls x1 y1 ...`` normalised, parsed here and rasterized with ``seglab.core.raster.polygon_to_mask``).
+``cls x1 y1 ...`` normalised, parsed here and rasterized with ``seglab.core.raster.polygon_to_mask``), and a
+held-out set that no constant was chosen on: the polygon objects of labelme's PASCAL VOC instance example
+(3 images) and the COCO person polygons of ``coco_keypoints/coco`` (4 images), same minimum area.
 
 Methods, each driven by its own simulated clicks in the same run:
 
@@ -29,6 +31,7 @@ and the mean of the next four, wall-clock and CPU. Prints markdown tables; timin
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -49,7 +52,8 @@ from seglab.assist.prompts import draw_seeds  # noqa: E402
 from seglab.core.geometry import Polygon  # noqa: E402
 from seglab.core.raster import polygon_to_mask  # noqa: E402
 
-DEFAULT_COCO8 = REPO.parent / "shared" / "data" / "ultralytics_coco8" / "coco8-seg"
+SHARED_DATA = REPO.parent / "shared" / "data"
+DEFAULT_COCO8 = SHARED_DATA / "ultralytics_coco8" / "coco8-seg"
 Segmenter = Callable[[list, list, np.ndarray | None], np.ndarray]
 
 
@@ -83,6 +87,51 @@ def coco8_objects(root: Path, min_area: int) -> list[Item]:
             mask = polygon_to_mask(Polygon.from_rings(points), w, h).array
             if mask.sum() >= min_area:
                 items.append(Item(f"{img_path.stem}#{k}", image, np.asarray(mask, dtype=bool)))
+    return items
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise SystemExit(f"cannot read {path}")
+    return np.ascontiguousarray(bgr[..., ::-1])
+
+
+def _rings_mask(rings: list, width: int, height: int) -> np.ndarray:
+    mask = np.zeros((height, width), dtype=bool)
+    for ring in rings:
+        points = np.asarray(ring, dtype=np.float64).reshape(-1, 2)
+        if len(points) >= 3:
+            mask |= np.asarray(polygon_to_mask(Polygon.from_rings(points), width, height).array, dtype=bool)
+    return mask
+
+
+def held_out_objects(shared: Path, min_area: int) -> list[Item]:
+    """Objects never used to choose a constant: labelme's PASCAL VOC instance polygons (3 images) and the
+    COCO person polygons of the keypoint fixtures (4 images), ``min_area`` pixels or more each."""
+    items = []
+    labelme = shared / "labelme_examples" / "examples" / "instance_segmentation" / "data_annotated"
+    for path in sorted(labelme.glob("*.json")):
+        doc = json.loads(path.read_text())
+        image = _read_rgb(path.with_suffix(".jpg"))
+        h, w = image.shape[:2]
+        for k, shape in enumerate(doc["shapes"]):
+            if shape["shape_type"] != "polygon" or shape["label"].startswith("__"):
+                continue  # boxes, and labelme's __ignore__ regions
+            mask = _rings_mask([shape["points"]], w, h)
+            if mask.sum() >= min_area:
+                items.append(Item(f"{path.stem}#{k}", image, mask))
+    coco = shared / "coco_keypoints" / "coco"
+    doc = json.loads((coco / "test_coco.json").read_text())
+    files = {im["id"]: im["file_name"] for im in doc["images"]}
+    for ann in doc["annotations"]:
+        if ann.get("iscrowd") or not isinstance(ann.get("segmentation"), list):
+            continue
+        image = _read_rgb(coco / files[ann["image_id"]])
+        h, w = image.shape[:2]
+        mask = _rings_mask(ann["segmentation"], w, h)
+        if mask.sum() >= min_area:
+            items.append(Item(f"coco{ann['image_id']}#{ann['id']}", image, mask))
     return items
 
 
@@ -167,6 +216,9 @@ def main() -> None:
     parser.add_argument("--min-area", type=int, default=1500)
     parser.add_argument("--skip-coco", action="store_true")
     parser.add_argument(
+        "--skip-held-out", action="store_true", help="skip the held-out labelme PASCAL + COCO person objects"
+    )
+    parser.add_argument(
         "--methods", default=",".join(METHODS), help=f"comma-separated subset of: {', '.join(METHODS)}"
     )
     args = parser.parse_args()
@@ -182,6 +234,12 @@ def main() -> None:
         else:
             objs = coco8_objects(args.coco8, args.min_area)
             datasets.append((f"coco8-seg ({len(objs)} objects >= {args.min_area} px)", objs))
+    if not args.skip_held_out:
+        if not (SHARED_DATA / "labelme_examples").exists():
+            print(f"(held-out objects not found under {SHARED_DATA}; pass --skip-held-out)")
+        else:
+            objs = held_out_objects(SHARED_DATA, args.min_area)
+            datasets.append((f"held-out PASCAL + COCO persons ({len(objs)} objects)", objs))
 
     print("| data | method | NoC@85 | NoC@90 | fails@90 | IoU@1 | IoU@3 | IoU@5 | s/click |")
     print("|---|---|---|---|---|---|---|---|---|")

@@ -155,7 +155,14 @@ def test_hole_next_to_the_bounding_box_edge() -> None:
     np.testing.assert_array_equal(out, _reference_fill(mask, 5))
 
 
-def _reference_zone(prompts: Prompts, pos: np.ndarray, neg: np.ndarray, reach: float) -> np.ndarray:
+def _reference_zone(
+    prompts: Prompts,
+    pos: np.ndarray,
+    neg: np.ndarray,
+    reach: float,
+    far_reach: float | None = None,
+    far_from: float = 8.0,
+) -> np.ndarray:
     prev = prompts.previous
     assert prev is not None
     zone = np.zeros(prev.shape, dtype=np.uint8)
@@ -164,7 +171,9 @@ def _reference_zone(prompts: Prompts, pos: np.ndarray, neg: np.ndarray, reach: f
             continue
         dist = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3)
         for r, c in zip(*np.nonzero(clicks), strict=True):
-            radius = int(np.ceil(reach * max(float(dist[r, c]), 2.0)))
+            d = float(dist[r, c])
+            factor = far_reach if far_reach is not None and d >= far_from else reach
+            radius = int(np.ceil(factor * max(d, 2.0)))
             cv2.circle(zone, (int(c), int(r)), radius, 1, thickness=-1)
     return zone.astype(bool)
 
@@ -178,11 +187,21 @@ def _reference_zone(prompts: Prompts, pos: np.ndarray, neg: np.ndarray, reach: f
     n_pos=st.integers(0, 4),
     n_neg=st.integers(0, 4),
     reach=st.sampled_from([0.5, 1.0, 3.0]),
+    far=st.sampled_from([(None, 8.0), (6.0, 2.0), (10.0, 3.0)]),
 )
 def test_correction_zone_and_local_update_equal_whole_image(
-    seed: int, h: int, w: int, density: float, n_pos: int, n_neg: int, reach: float
+    seed: int,
+    h: int,
+    w: int,
+    density: float,
+    n_pos: int,
+    n_neg: int,
+    reach: float,
+    far: tuple[float | None, float],
 ) -> None:
-    """Distances measured on the box of the previous mask and the clicks, as on the whole image."""
+    """Distances measured on the box of the previous mask and the clicks, as on the whole image; clicks
+    deep inside a wrong region (``far_from`` pixels or more) reach ``far_reach`` times their depth."""
+    far_reach, far_from = far
     rng = np.random.default_rng(seed)
     prompts = Prompts.build(
         ImageSize(w, h),
@@ -195,11 +214,15 @@ def test_correction_zone_and_local_update_equal_whole_image(
     assert prompts.previous is not None
     want = candidate
     if prompts.previous.any():  # (an empty previous mask never gets a zone: no boundary to measure to)
-        allowed = _reference_zone(prompts, pos, neg, reach)
-        np.testing.assert_array_equal(refine.correction_zone(prompts, pos, neg, reach), allowed)
+        allowed = _reference_zone(prompts, pos, neg, reach, far_reach, far_from)
+        np.testing.assert_array_equal(
+            refine.correction_zone(prompts, pos, neg, reach, far_reach, far_from), allowed
+        )
         want = prompts.previous.copy()
         if pos.any() or neg.any():
             added = _reference_components_touching(candidate & ~prompts.previous & allowed, pos)
             removed = _reference_components_touching(prompts.previous & ~candidate & allowed, neg)
             want = (prompts.previous | added) & ~removed
-    np.testing.assert_array_equal(refine.local_update(prompts, candidate, reach=reach), want)
+    np.testing.assert_array_equal(
+        refine.local_update(prompts, candidate, reach=reach, far_reach=far_reach, far_from=far_from), want
+    )

@@ -113,7 +113,14 @@ def segment(
         params = params or AutoParams()
         if not params.local_corrections:
             return finish(prompts, raw)
-        return finish(prompts, local_update(prompts, finish(prompts, raw), reach=params.reach))
+        local = local_update(
+            prompts,
+            finish(prompts, raw),
+            reach=params.reach,
+            far_reach=params.far_reach,
+            far_from=params.far_from,
+        )
+        return finish(prompts, local)
     return finish(prompts, local_update(prompts, finish(prompts, raw)))
 
 

@@ -25,8 +25,9 @@ one place can undo another. Here
    weights superpixels by geodesic nearness to the positive clicks, so a leak into similar surroundings
    does not teach the model the surroundings' colours (together: generated NoC@85 1.50 -> 1.25,
    coco8-seg 11.36 -> 11.23, NoC@90 15.41 -> 14.45);
-6. :mod:`seglab.assist.refine` then applies only the changes that touch a corrective click, and imposes the
-   click constraints, so a correction does not disturb the rest of the mask.
+6. :mod:`seglab.assist.refine` then applies only the changes that touch a corrective click, within a few
+   click-to-boundary distances of it (ten for a click 8 pixels or more deep in a wrong region, which is a
+   large one), and imposes the click constraints, so a correction does not disturb the rest of the mask.
 """
 
 from __future__ import annotations
@@ -73,6 +74,11 @@ class AutoParams:
     reach: float | None = 3.0  # and only within this many click-to-boundary distances of them (None gains
     # clicks, generated NoC@85 1.67 -> 1.42, coco8-seg 11.14 -> 10.73, but a click past IoU 0.98 may then
     # cost 0.02, which tests/assist/test_segment.py forbids)
+    far_reach: float | None = 10.0  # but a click at least ``far_from`` pixels from the previous boundary sits
+    # deep in a large wrong region (a missed leg, a leak into a neighbour): its change may reach this many
+    # times that depth (coco8-seg NoC@85 11.23 -> 10.23, held-out 13.13 -> 11.74; a sliver past IoU 0.98
+    # is never that deep, so small corrections stay local); None: ``reach`` for every click
+    far_from: float = 8.0
     zoom: bool = True  # corrective clicks: segment on an enlarged crop around the object (seglab.assist.zoom)
     zoom_side: int = 400  # longer side of the resampled crop, pixels
     zoom_margin: float = 0.4  # the crop is the object's box grown by this fraction on each side

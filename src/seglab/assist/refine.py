@@ -84,9 +84,18 @@ def _components_touching(region: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     return out
 
 
-def correction_zone(prompts: Prompts, pos: np.ndarray, neg: np.ndarray, reach: float) -> np.ndarray:
+def correction_zone(
+    prompts: Prompts,
+    pos: np.ndarray,
+    neg: np.ndarray,
+    reach: float,
+    far_reach: float | None = None,
+    far_from: float = 8.0,
+) -> np.ndarray:
     """Pixels a correction may change: disks around the corrective clicks, each ``reach`` times the
-    click's distance to the previous boundary (a click in the middle of a wrong region tells its size)."""
+    click's distance to the previous boundary (a click in the middle of a wrong region tells its size), or
+    ``far_reach`` times it for a click at least ``far_from`` pixels deep: such a click sits in a large wrong
+    region (a missed limb, a leak into a neighbour) whose extent its depth understates."""
     prev = prompts.previous
     assert prev is not None
     zone = np.zeros(prev.shape, dtype=np.uint8)
@@ -109,17 +118,27 @@ def correction_zone(prompts: Prompts, pos: np.ndarray, neg: np.ndarray, reach: f
         region = window if inside else ~window
         dist = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3)
         for r, c in zip(rows, cols, strict=True):
-            radius = int(np.ceil(reach * max(float(dist[r - r0, c - c0]), 2.0)))
+            d = float(dist[r - r0, c - c0])
+            factor = far_reach if far_reach is not None and d >= far_from else reach
+            radius = int(np.ceil(factor * max(d, 2.0)))
             cv2.circle(zone, (int(c), int(r)), radius, 1, thickness=-1)
     return zone.astype(bool)
 
 
-def local_update(prompts: Prompts, candidate: np.ndarray, *, reach: float | None = None) -> np.ndarray:
+def local_update(
+    prompts: Prompts,
+    candidate: np.ndarray,
+    *,
+    reach: float | None = None,
+    far_reach: float | None = None,
+    far_from: float = 8.0,
+) -> np.ndarray:
     """Apply ``candidate`` only where the corrective clicks are; elsewhere keep ``previous``.
 
     Changes are the pieces of ``candidate`` that differ from ``previous`` and hold a corrective click; with
-    ``reach`` they are also clipped to :func:`correction_zone`. Without a previous mask, or when no click
-    disagrees with it (a new box or stroke, say), the candidate is the answer.
+    ``reach`` they are also clipped to :func:`correction_zone` (with ``far_reach`` and ``far_from``).
+    Without a previous mask, or when no click disagrees with it (a new box or stroke, say), the candidate
+    is the answer.
     """
     prev = prompts.previous
     if prev is None or not prev.any():
@@ -127,7 +146,11 @@ def local_update(prompts: Prompts, candidate: np.ndarray, *, reach: float | None
     pos, neg = new_clicks(prompts)
     if not pos.any() and not neg.any():
         return candidate if (prompts.scribbles_pos or prompts.scribbles_neg) else prev.copy()
-    allowed = correction_zone(prompts, pos, neg, reach) if reach else np.ones(prev.shape, dtype=bool)
+    allowed = (
+        correction_zone(prompts, pos, neg, reach, far_reach, far_from)
+        if reach
+        else np.ones(prev.shape, dtype=bool)
+    )
     added = _components_touching(candidate & ~prev & allowed, pos)
     removed = _components_touching(prev & ~candidate & allowed, neg)
     return (prev | added) & ~removed
