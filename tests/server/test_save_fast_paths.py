@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from seglab.api.schemas import _flat_points, _general_points, parse_points
 from seglab.core.annotation import Annotation, Source
@@ -325,8 +326,20 @@ def _stored_rows(world: World, image_id: int) -> list[tuple[Any, ...]]:
     return world.services.db.read(lambda s: [tuple(r) for r in s.execute(query)])
 
 
-def test_the_driver_level_insert_stores_what_the_typed_insert_stores(world: World) -> None:
+def test_the_driver_level_insert_stores_what_the_typed_insert_stores(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from seglab.storage.models import Image
+
+    typed_statements: list[Any] = []
+    real_execute = Session.execute
+
+    def counting_execute(self: Session, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        if statement is repo._INSERT_OBJECTS:
+            typed_statements.append(statement)
+        return real_execute(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(Session, "execute", counting_execute)
 
     owner = world.user("owner")
     pid = world.project(owner)
@@ -342,7 +355,9 @@ def test_the_driver_level_insert_stores_what_the_typed_insert_stores(world: Worl
             s.execute(repo._INSERT_OBJECTS, [repo._encoded_row_values(d, image_id, pid) for d in docs])
 
     world.services.db.write(lambda s: insert(s, fast, True))
+    assert typed_statements == []  # the driver-level path ran (sqlite3 and psycopg both have one)
     world.services.db.write(lambda s: insert(s, typed, False))
+    assert len(typed_statements) == 1
     assert _stored_rows(world, fast) == _stored_rows(world, typed)
     # A database error comes out as SQLAlchemy's, as from the typed insert (the retry relies on it).
     with pytest.raises(IntegrityError):

@@ -448,9 +448,11 @@ def _insert_rows(session: Session, image: Image, docs: list[Doc]) -> None:
     on 1,000 polygons those cost more than all the rest of the insert. Documents with a value outside
     what the drivers take as it is (not encoded yet, a text too long, an integer out of range) take the
     typed insert, so what is stored and every error stay as they were."""
-    dialect = session.get_bind().dialect.name
+    dialect = session.get_bind().dialect
     tuples = []
-    if dialect in ("sqlite", "postgresql"):
+    # The driver-level paths are written for the standard library's sqlite3 and psycopg 3; any other
+    # driver (pg8000, say) takes SQLAlchemy's typed insert.
+    if (dialect.name, dialect.driver) in (("sqlite", "pysqlite"), ("postgresql", "psycopg")):
         for doc in docs:
             row = _driver_row(doc, image.id, image.project_id)
             if row is None:
@@ -458,7 +460,7 @@ def _insert_rows(session: Session, image: Image, docs: list[Doc]) -> None:
             tuples.append(row)
     if len(tuples) != len(docs):
         session.execute(_INSERT_OBJECTS, [_encoded_row_values(d, image.id, image.project_id) for d in docs])
-    elif dialect == "sqlite":
+    elif dialect.name == "sqlite":
         session.connection().exec_driver_sql(_SQLITE_INSERT, tuples)
     else:
         _copy_rows(session.connection(), tuples)
