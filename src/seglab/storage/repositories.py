@@ -370,23 +370,7 @@ def apply_changes(session: Session, image: Image, changes: Sequence[Change]) -> 
 
 
 # The annotation columns a bulk insert writes, in the order of the driver-level statements below.
-_INSERT_COLUMNS = (
-    "image_id",
-    "project_id",
-    "object_id",
-    "label",
-    "kind",
-    "geometry",
-    "attributes",
-    "source",
-    "score",
-    "uncertainty",
-    "z_order",
-    "group_id",
-    "track_id",
-    "crowd",
-    "extra",
-)
+_INSERT_COLUMNS = ("image_id", "project_id", "object_id", "label", "kind", "geometry", *_OTHER_FIELDS)
 _COLUMN_LIST = ", ".join(_INSERT_COLUMNS)
 _SQLITE_INSERT = f"INSERT INTO {_ROWS.name} ({_COLUMN_LIST}) VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})"
 _PG_COPY = f"COPY {_ROWS.name} ({_COLUMN_LIST}) FROM STDIN"
